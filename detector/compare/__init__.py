@@ -1,0 +1,105 @@
+"""Comparators: is a reader's value the owner's value, under the field's compare rule?
+
+Two steps, both over whole polars Series so a full reconciliation never loops per cell:
+
+* ``normalize(raw, rule, scale=, value_map=)`` turns the text a system holds into canonical
+  values of the rule's type, and flags the values that cannot be read as that type
+  (``Normalized.invalid``: a price "abc", an integer "12.5"), so the engine can report a type
+  error instead of a false mismatch.
+* ``equal(owner, reader, rule)`` compares two normalised columns row by row, applying
+  tolerances. Nulls are *empty*: null == null, null != any value. Invalid inputs are null in
+  ``values`` too, so the engine must look at ``invalid`` before trusting ``equal``.
+
+Empty means null, "" or whitespace only, for every type except ``exact`` (where only null and
+"" are empty: " " is a value). ``value_map`` (a system's vocabulary -> the canonical one) is
+applied to the trimmed raw text before anything else; ``scale`` multiplies number, money and
+integer values (cents -> units) and is ignored by the other types. The per-type semantics are
+documented in each comparator's module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import polars as pl
+
+from detector.compare.base import Comparator, Normalized
+from detector.compare.registry import COMPARATORS
+from detector.compare.rules import (
+    COMPARE_TYPES,
+    PERSONAL_TYPES,
+    TOLERANCE_TYPES,
+    CompareRule,
+)
+
+__all__ = [
+    "COMPARE_TYPES",
+    "PERSONAL_TYPES",
+    "TOLERANCE_TYPES",
+    "Comparator",
+    "CompareRule",
+    "Normalized",
+    "comparator_names",
+    "equal",
+    "normalize",
+]
+
+_NUMERIC_TYPES = frozenset({"number", "money", "integer"})
+
+
+def comparator_names() -> list[str]:
+    """Every compare type, sorted: what ``compare:`` accepts."""
+    return sorted(COMPARATORS)
+
+
+def _apply_value_map(raw: pl.Series, value_map: Mapping[str, str]) -> pl.Series:
+    """Translate mapped values (matched on trimmed text); unmapped values pass unchanged."""
+    mapping = {str(key).strip(): value for key, value in value_map.items()}
+    trimmed = raw.str.strip_chars()
+    hit = trimmed.is_in(list(mapping)).fill_null(False)
+    if not hit.any():
+        return raw
+    translated = trimmed.replace_strict(
+        list(mapping), list(mapping.values()), default=None, return_dtype=pl.String()
+    )
+    return pl.select(pl.when(hit).then(translated).otherwise(raw).alias(raw.name)).to_series()
+
+
+def normalize(
+    raw: pl.Series,
+    rule: CompareRule,
+    *,
+    scale: Decimal | None = None,
+    value_map: Mapping[str, str] | None = None,
+) -> Normalized:
+    """Canonical values of ``raw`` (Utf8 text as the system holds it) under ``rule``."""
+    text = raw if raw.dtype == pl.String else raw.cast(pl.String)
+    if value_map:
+        text = _apply_value_map(text, value_map)
+    if rule.type == "exact":
+        empty = text.is_null() | (text == "")
+    else:
+        empty = text.is_null() | (text.str.strip_chars() == "")
+    text = pl.select(pl.when(empty).then(None).otherwise(text).alias(raw.name)).to_series()
+    numeric_scale = scale if rule.type in _NUMERIC_TYPES else None
+    result = COMPARATORS[rule.type].normalize(text, rule, numeric_scale)
+    invalid = (result.invalid.fill_null(False) & ~empty).alias(raw.name)
+    values = pl.select(
+        pl.when(invalid).then(None).otherwise(result.values).alias(raw.name)
+    ).to_series()
+    return Normalized(values=values, invalid=invalid)
+
+
+def equal(owner: pl.Series, reader: pl.Series, rule: CompareRule) -> pl.Series:
+    """Row by row, is ``reader`` equal to ``owner`` under ``rule``? Boolean, never null.
+
+    Both are ``Normalized.values`` of the same length (and rule). Tolerances are inclusive:
+    a difference exactly at the tolerance is equal.
+    """
+    if owner.len() != reader.len():
+        raise ValueError(
+            f"cannot compare {owner.len()} owner values with {reader.len()} reader values"
+        )
+    result = COMPARATORS[rule.type].equal(owner, reader, rule)
+    return result.fill_null(False).alias("equal")

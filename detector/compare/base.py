@@ -1,0 +1,108 @@
+"""What every comparator shares: the ``Normalized`` result, the ``Comparator`` protocol, and
+the few column helpers the comparators are built from.
+
+Comparators work on whole polars Series. Where a vectorised form is impractical (HTML
+entities, phone numbers, timestamps in many shapes), ``map_unique`` runs a plain Python
+function once per *distinct* value and joins the results back, so the cost follows the
+number of different values, not the number of rows.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, TypeVar
+
+import polars as pl
+
+from detector.compare.rules import CompareRule
+
+__all__ = [
+    "Comparator",
+    "Normalized",
+    "canonical_text",
+    "casefold",
+    "eq_with_nulls",
+    "map_unique",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Canonical values of one column, with the rows that could not be read as the type.
+
+    ``values`` is null where the input is empty (null, "", whitespace, empty HTML text, empty
+    set) *and* where it is invalid; ``invalid`` tells the two apart, so the engine can report
+    a price ``"abc"`` as a type error instead of comparing it.
+    """
+
+    values: pl.Series
+    invalid: pl.Series
+
+
+class Comparator(Protocol):
+    """One compare type. ``normalize`` receives Utf8 text with empties already null."""
+
+    name: str
+
+    def normalize(
+        self, text: pl.Series, rule: CompareRule, scale: Decimal | None
+    ) -> Normalized: ...
+
+    def equal(self, owner: pl.Series, reader: pl.Series, rule: CompareRule) -> pl.Series: ...
+
+
+def eq_with_nulls(owner: pl.Series, reader: pl.Series) -> pl.Series:
+    """Plain equality where null == null and null != value: a Boolean with no nulls."""
+    return owner.eq_missing(reader).alias("equal")
+
+
+def map_unique(
+    text: pl.Series,
+    fn: Callable[[str], T | None],
+    dtype: pl.DataType,
+) -> pl.Series:
+    """Apply ``fn`` once per distinct non-null value of ``text``; None means unreadable."""
+    distinct = text.drop_nulls().unique()
+    if distinct.len() == 0:
+        return pl.Series(text.name, [None] * text.len(), dtype=dtype)
+    keys = distinct.to_list()
+    results = [fn(key) for key in keys]
+    return text.replace_strict(keys, results, default=None, return_dtype=dtype)
+
+
+def casefold(text: pl.Series) -> pl.Series:
+    """Unicode case folding ("Straße" == "STRASSE"), vectorised where it can be.
+
+    ASCII folds exactly like ``to_lowercase``, so only values holding other characters go
+    through Python's ``str.casefold`` (once per distinct value). The result is re-composed
+    to NFC because folding can decompose ("İ" -> "i̇").
+    """
+    lowered = text.str.to_lowercase()
+    non_ascii = text.str.contains(r"[^\x00-\x7F]").fill_null(False)
+    if not non_ascii.any():
+        return lowered
+    folded = map_unique(
+        text.filter(non_ascii),
+        lambda value: unicodedata.normalize("NFC", value.casefold()),
+        pl.String(),
+    )
+    result = lowered.scatter(non_ascii.arg_true(), folded)
+    return result
+
+
+def canonical_text(text: pl.Series, *, fold: bool) -> pl.Series:
+    """Trim, collapse every run of Unicode whitespace to one space, NFC; optionally casefold.
+
+    Returns null where nothing is left, so whitespace-only text is empty, not a value.
+    """
+    result = text.str.replace_all(r"\s+", " ").str.strip_chars().str.normalize("NFC")
+    if fold:
+        result = casefold(result)
+    return pl.select(
+        pl.when(result == "").then(None).otherwise(result).alias(text.name)
+    ).to_series()

@@ -1,0 +1,67 @@
+"""html: compare the text a shopper reads, not the markup that renders it.
+
+Editors and storefront themes re-wrap the same description in different tags, attributes and
+entity spellings; only a change in the words is a real disagreement. Steps, in order:
+comments, ``<script>`` and ``<style>`` blocks are removed with their content; block-level tags
+(p, div, br, li, headings, table cells...) become a space so "<p>a</p><p>b</p>" reads "a b";
+other tags vanish so "<b>Re</b>d" stays "Red"; then entities are decoded (after the tags, so
+"&lt;b&gt;" remains the literal text "<b>"); then whitespace (including the no-break space
+from "&nbsp;") is collapsed and the text put in NFC, as for ``text``; ``casefold`` optional.
+Markup with no text left ("<p><br></p>") is empty. Tags are removed by pattern, not parsed:
+a "<" not followed by a letter, "/", "!" or "?" is text ("a < b").
+
+Tags go by vectorised regex; entity decoding uses ``html.unescape`` once per distinct value
+that contains "&", because the entity table is large and a partial one would be a bug.
+"""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+
+import polars as pl
+
+from detector.compare.base import Normalized, canonical_text, eq_with_nulls, map_unique
+from detector.compare.rules import CompareRule
+
+__all__ = ["HtmlComparator", "html_text"]
+
+_COMMENT = r"(?s)<!--.*?(?:-->|$)"
+_SCRIPT = r"(?is)<script\b[^>]*>.*?(?:</script\s*>|$)"
+_STYLE = r"(?is)<style\b[^>]*>.*?(?:</style\s*>|$)"
+_BLOCK_TAG = (
+    r"(?i)</?(?:address|article|aside|blockquote|br|dd|div|dl|dt|figcaption|figure|footer"
+    r"|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|table|tbody|td|tfoot|th|thead|tr|ul)"
+    r"\b[^>]*>"
+)
+_OTHER_TAG = r"<(?:/?[A-Za-z][^>]*|![^>]*|\?[^>]*)>"
+
+
+def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
+    """The visible text of each HTML value, canonical like ``text``; null where none."""
+    stripped = (
+        markup.str.replace_all(_COMMENT, "")
+        .str.replace_all(_SCRIPT, " ")
+        .str.replace_all(_STYLE, " ")
+        .str.replace_all(_BLOCK_TAG, " ")
+        .str.replace_all(_OTHER_TAG, "")
+    )
+    has_entity = stripped.str.contains("&", literal=True).fill_null(False)
+    if has_entity.any():
+        decoded = map_unique(stripped.filter(has_entity), html.unescape, pl.String())
+        stripped = stripped.scatter(has_entity.arg_true(), decoded)
+    return canonical_text(stripped, fold=fold)
+
+
+class HtmlComparator:
+    """Visible text of HTML; any string is valid (plain text is HTML without tags)."""
+
+    name = "html"
+
+    def normalize(self, text: pl.Series, rule: CompareRule, scale: Decimal | None) -> Normalized:
+        values = html_text(text, fold=rule.casefold)
+        invalid = pl.Series(text.name, [False] * text.len(), dtype=pl.Boolean)
+        return Normalized(values=values.alias(text.name), invalid=invalid)
+
+    def equal(self, owner: pl.Series, reader: pl.Series, rule: CompareRule) -> pl.Series:
+        return eq_with_nulls(owner, reader)
