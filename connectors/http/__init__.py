@@ -1,0 +1,94 @@
+"""The one HTTP layer every API connector uses.
+
+Public API (stable; everything else is internal):
+
+``HttpOptions``
+    pydantic options base with the SPEC names: ``url`` (required unless a vendor defaults it),
+    ``token``/``password``/``client_secret`` (SecretStr), ``username``, ``client_id``,
+    ``api_version``, ``ca_bundle`` (relative to the config folder), ``timeout`` (30 s),
+    ``page_size``, ``max_pages`` (10 000), ``retry_after_cap`` (300 s), ``max_retries`` (5),
+    ``backoff_factor`` (0.5; 0 in tests). Subclass it for vendor options (Odoo and Tryton add
+    ``database``).
+``HttpClient(options, context, system=..., auth={"Header": SecretStr(...)}, base_url=None)``
+    ``get_json(path, params=)``, ``post_json(path, json=)``, ``request_json(method, path, ...,
+    check=)`` -> ``JsonResponse(data, response)``; ``request(...)`` -> validated Response.
+    Override ``validate_response(response)`` for status handling and ``check_payload(data,
+    response)`` for errors inside a 200 (raise ``RetryLater(seconds, reason)`` to be retried).
+    ``close()`` closes the session only when the client built it.
+``build_session(options, base_dir=)``, ``FieldwardenSession``, ``TimeoutHTTPAdapter``,
+``HeaderAuth``
+    the session factory: timeouts always, ``CappedRetry`` on 429/5xx/connect/read errors (POST
+    included: our POSTs are reads), TLS always verified, User-Agent, cross-host redirects refused.
+``CappedRetry`` / ``build_retry`` / ``retry_after_from_headers``
+    transport retries; a ``Retry-After`` (or BigCommerce reset header) above the cap is not slept:
+    the 429 surfaces as ``RateLimitedError``. Tests patch ``connectors.http.retry.sleep``.
+``validate_response``, ``decode_json``, ``check_graphql``, ``check_jsonrpc``, ``RetryLater``,
+``redact_url``, ``scrub``, ``is_rate_limit_403``
+    status -> SourceError mapping, JSON decoding (floats as Decimal), errors inside a 200.
+``Paginator`` and ``CursorPaginator``, ``NextUrlPaginator``, ``LinkHeaderPaginator``,
+``OffsetPaginator``, ``PageNumberPaginator``, ``Page``
+    ``for page in paginator.pages(fetch): ...``; loops and the page cap raise
+    ``PaginationLoopError``; ``paginator.complete`` is False when a declared total disagrees.
+
+Log events (structlog): ``http_retry``, ``http_retry_after_over_cap``, ``http_throttled``,
+``http_rate_limited``, ``http_page`` (debug), ``http_pagination_loop``, ``http_total_mismatch``.
+None of them carries a secret or a query string.
+"""
+
+from connectors.http.client import HttpClient, JsonResponse
+from connectors.http.pagination import (
+    CursorPaginator,
+    LinkHeaderPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    Page,
+    PageNumberPaginator,
+    Paginator,
+)
+from connectors.http.redact import redact_url, scrub
+from connectors.http.retry import CappedRetry, build_retry, retry_after_from_headers
+from connectors.http.session import (
+    FieldwardenSession,
+    HeaderAuth,
+    TimeoutHTTPAdapter,
+    build_session,
+)
+from connectors.http.settings import USER_AGENT, HttpOptions, resolve_ca_bundle
+from connectors.http.validate import (
+    RetryLater,
+    check_graphql,
+    check_jsonrpc,
+    decode_json,
+    is_rate_limit_403,
+    validate_response,
+)
+
+__all__ = [
+    "USER_AGENT",
+    "CappedRetry",
+    "CursorPaginator",
+    "FieldwardenSession",
+    "HeaderAuth",
+    "HttpClient",
+    "HttpOptions",
+    "JsonResponse",
+    "LinkHeaderPaginator",
+    "NextUrlPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "Paginator",
+    "RetryLater",
+    "TimeoutHTTPAdapter",
+    "build_retry",
+    "build_session",
+    "check_graphql",
+    "check_jsonrpc",
+    "decode_json",
+    "is_rate_limit_403",
+    "redact_url",
+    "resolve_ca_bundle",
+    "retry_after_from_headers",
+    "scrub",
+    "validate_response",
+]
