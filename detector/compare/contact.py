@@ -99,6 +99,8 @@ def canonical_phone(value: str, default_region: str | None = None) -> str | None
     region = CALLING_CODES.get(default_region) if default_region else None
     international = _international(text, digits, region)
     if international is None:
+        if region is not None:
+            return None  # a national number the region's plan cannot place
         if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS:
             return None
         return digits + extension
