@@ -8,7 +8,8 @@ Public API (stable; everything else is internal):
     ``api_version``, ``ca_bundle`` (relative to the config folder), ``timeout`` (30 s),
     ``page_size``, ``max_pages`` (10 000), ``retry_after_cap`` (300 s), ``max_retries`` (5),
     ``backoff_factor`` (0.5; 0 in tests). Subclass it for vendor options (Odoo and Tryton add
-    ``database``).
+    ``database``). ``resolve_ca_bundle(path, base_dir)`` gives the ``verify`` value; ``USER_AGENT``
+    is ``fieldwarden/<version>``.
 ``HttpClient(options, context, system=..., auth={"Header": SecretStr(...)}, base_url=None)``
     ``get_json(path, params=)``, ``post_json(path, json=)``, ``request_json(method, path, ...,
     check=)`` -> ``JsonResponse(data, response)``; ``request(...)`` -> validated Response.
