@@ -10,8 +10,9 @@ from "&nbsp;") is collapsed and the text put in NFC, as for ``text``; ``casefold
 Markup with no text left ("<p><br></p>") is empty. Tags are removed by pattern, not parsed:
 a "<" not followed by a letter, "/", "!" or "?" is text ("a < b").
 
-Tags go by vectorised regex; entity decoding uses ``html.unescape`` once per distinct value
-that contains "&", because the entity table is large and a partial one would be a bug.
+Tags go by vectorised regex, and so do the everyday entities (&nbsp; &amp; &lt; &gt; &quot;
+&#39; &apos;). A value holding any other entity is decoded whole by ``html.unescape``, once
+per distinct value, because the full entity table is large and a partial one would be a bug.
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ _BLOCK_TAG = (
     r"\b[^>]*>"
 )
 _OTHER_TAG = r"<(?:/?[A-Za-z][^>]*|![^>]*|\?[^>]*)>"
+# Decoded in this order; "&amp;" last so that "&amp;lt;" becomes the text "&lt;", not "<".
+_COMMON_ENTITIES: tuple[tuple[str, str], ...] = (
+    ("&nbsp;", "\u00a0"),
+    ("&lt;", "<"),
+    ("&gt;", ">"),
+    ("&quot;", '"'),
+    ("&#39;", "'"),
+    ("&apos;", "'"),
+    ("&amp;", "&"),
+)
 
 
 def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
@@ -46,11 +57,22 @@ def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
         .str.replace_all(_BLOCK_TAG, " ")
         .str.replace_all(_OTHER_TAG, "")
     )
-    has_entity = stripped.str.contains("&", literal=True).fill_null(False)
-    if has_entity.any():
-        decoded = map_unique(stripped.filter(has_entity), html.unescape, pl.String())
-        stripped = stripped.scatter(has_entity.arg_true(), decoded)
-    return canonical_text(stripped, fold=fold)
+    return canonical_text(_unescape(stripped), fold=fold)
+
+
+def _unescape(text: pl.Series) -> pl.Series:
+    """Decode entities: the common ones vectorised, anything else by ``html.unescape``."""
+    rest = text
+    for entity, _ in _COMMON_ENTITIES:
+        rest = rest.str.replace_all(entity, "", literal=True)
+    rare = rest.str.contains("&", literal=True).fill_null(False)
+    decoded = text
+    for entity, character in _COMMON_ENTITIES:
+        decoded = decoded.str.replace_all(entity, character, literal=True)
+    if rare.any():
+        exotic = map_unique(text.filter(rare), html.unescape, pl.String())
+        decoded = decoded.scatter(rare.arg_true(), exotic)
+    return decoded
 
 
 class HtmlComparator:

@@ -267,6 +267,12 @@ EMPTY = [
 CANONICAL = [
     single("text", "  Caf\u0065\u0301   au  lait ", "nfc and spaces", expected="Caf\u00e9 au lait"),
     single("html", "&lt;b&gt;bold&lt;/b&gt;", "escaped tag stays text", expected="<b>bold</b>"),
+    single("html", "&amp;lt; &amp;amp;", "decoded once", expected="&lt; &amp;"),
+    single("html", "&amp;lt; &eacute;", "decoded once, rare entity", expected="&lt; é"),
+    single(
+        "html", "AT&amp;T &quot;x&quot; &apos;y&#39;", "common entities", expected="AT&T \"x\" 'y'"
+    ),
+    single("html", "AT&T &copy 2026", "legacy entity without semicolon", expected="AT&T © 2026"),
     single("money", "$19.9", "money as decimal", expected=Decimal("19.9")),
     single("integer", "12.00", "integer as decimal", expected=Decimal(12)),
     single("boolean", "Yes", "boolean", expected=True),
