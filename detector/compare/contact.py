@@ -35,9 +35,9 @@ _EMAIL = r"^\S+@[^\s@]+$"
 _MAILTO = r"(?i)^mailto:\s*"
 
 _TEL_PREFIX = re.compile(r"^tel:\s*", re.IGNORECASE)
-_EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*(\d+)\s*$", re.IGNORECASE)
-_PHONE_CHARS = re.compile(r"\+?[\d\s().\-/]+")
-_NON_DIGIT = re.compile(r"\D")
+_EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*(\d+)\s*$", re.IGNORECASE | re.ASCII)
+_PHONE_CHARS = re.compile(r"\+?[\d\s().\-/]+", re.ASCII)
+_NON_DIGIT = re.compile(r"\D", re.ASCII)
 _MIN_DIGITS = 4
 _MAX_DIGITS = 15  # E.164
 _NANP_DIGITS = 10
@@ -86,7 +86,8 @@ def _international(text: str, digits: str, region: CallingCode | None) -> str | 
 def canonical_phone(value: str, default_region: str | None = None) -> str | None:
     """E.164 form of one phone number ("+15550100123"), digits only when the country is
     unknown, or None when it is not a phone number."""
-    text = _TEL_PREFIX.sub("", value.strip())
+    # Any Unicode space (a pasted no-break space) counts as a separator.
+    text = " ".join(_TEL_PREFIX.sub("", value.strip()).split())
     extension = ""
     found = _EXTENSION.search(text)
     if found is not None and found.start() > 0:

@@ -28,8 +28,8 @@ __all__ = ["DECIMAL", "NumericComparator"]
 
 DECIMAL = pl.Decimal(38, 9)
 _LIMIT = Decimal(10) ** 27
-_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
-_WHOLE = r"^[+-]?\d+(?:\.0*)?$"
+_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_WHOLE = r"^[+-]?[0-9]+(?:\.0*)?$"
 _EXPONENT = r"[eE]"
 # A currency symbol, optionally after a letter prefix (US$, A$, R$), or an ISO 4217 code.
 _CURRENCY = r"(?:[A-Z]{0,3}[$€£¥₹₩₽₺₪฿₫]|[A-Z]{3})"

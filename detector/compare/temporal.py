@@ -28,14 +28,14 @@ from detector.compare.rules import CompareRule
 
 __all__ = ["TimestampComparator", "epoch_microseconds"]
 
-_EPOCH = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
+_EPOCH = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)", re.ASCII)
 _MILLIS_FROM = Decimal(10) ** 11
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROS = Decimal(1_000_000)
 # Tolerances beyond ~30,000 years cannot matter; the cap keeps the literal inside Int64.
 _MAX_TOLERANCE_MICROS = 10**18
-_COMPACT = re.compile(r"(\d{8})(\d{6})?")
+_COMPACT = re.compile(r"(\d{8})(\d{6})?", re.ASCII)
 
 
 def _from_epoch(text: str) -> int | None:

@@ -98,6 +98,7 @@ EQUAL = [
     pair("phone", "+39 06 1234 5678", "06 1234 5678", "italy keeps 0", default_region="IT"),
     pair("phone", "+49 30 123456", "030/123456", "slash", default_region="de"),
     pair("phone", "tel:+15550100123", "+1-555-010-0123", "tel prefix"),
+    pair("phone", "+1\u00a0555\u00a0010\u00a00123", "+15550100123", "no-break spaces"),
     pair("phone", "555 010 0123", "(555) 010-0123", "no region digits only"),
     pair("phone", "+1 555 010 0123 ext. 12", "+15550100123 x12", "extension"),
     # timestamp: instants in UTC
@@ -211,6 +212,7 @@ INVALID = [
     single("number", "0x10", "hex"),
     single("number", "$5", "currency only for money"),
     single("number", "1e40", "out of range"),
+    single("number", "\u0661\u0662", "arabic-indic digits"),
     single("money", "abc", "letters"),
     single("money", "12,50", "decimal comma"),
     single("money", "EUR", "code alone"),
@@ -228,6 +230,7 @@ INVALID = [
     single("phone", "call me", "words"),
     single("phone", "1-800-FLOWERS", "vanity"),
     single("phone", "12", "too short"),
+    single("phone", "+\u0661\u0662\u0663\u0664\u0665", "arabic-indic digits"),
     single("phone", "+1234567890123456", "too long"),
     single("phone", "555 0100", "nanp without area code", default_region="US"),
     single("timestamp", "yesterday", "word"),
