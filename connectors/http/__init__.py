@@ -31,12 +31,18 @@ Public API (stable; everything else is internal):
     ``for page in paginator.pages(fetch): ...``; loops and the page cap raise
     ``PaginationLoopError``; ``paginator.complete`` is False when a declared total disagrees.
 
+``HttpConnector`` (base class: ``auth_headers()``/``make_client()``, lazy ``self.client``,
+``close()``, ``require_resource``, ``since_or_default``), ``parse_timestamp``,
+``DEFAULT_CHANGES_WINDOW`` (7 days, the SPEC's first change-log read for APIs)
+    what vendor connector modules share.
+
 Log events (structlog): ``http_retry``, ``http_retry_after_over_cap``, ``http_throttled``,
 ``http_rate_limited``, ``http_page`` (debug), ``http_pagination_loop``, ``http_total_mismatch``.
 None of them carries a secret or a query string.
 """
 
 from connectors.http.client import HttpClient, JsonResponse
+from connectors.http.connector import DEFAULT_CHANGES_WINDOW, HttpConnector, parse_timestamp
 from connectors.http.pagination import (
     CursorPaginator,
     LinkHeaderPaginator,
@@ -65,12 +71,14 @@ from connectors.http.validate import (
 )
 
 __all__ = [
+    "DEFAULT_CHANGES_WINDOW",
     "USER_AGENT",
     "CappedRetry",
     "CursorPaginator",
     "FieldwardenSession",
     "HeaderAuth",
     "HttpClient",
+    "HttpConnector",
     "HttpOptions",
     "JsonResponse",
     "LinkHeaderPaginator",
@@ -87,6 +95,7 @@ __all__ = [
     "check_jsonrpc",
     "decode_json",
     "is_rate_limit_403",
+    "parse_timestamp",
     "redact_url",
     "resolve_ca_bundle",
     "retry_after_from_headers",
