@@ -178,7 +178,7 @@ class Connector(ABC):
         """Yield change-log entries at or after ``since`` (all, or a vendor default window, when None)."""
         return iter(())
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most connectors hold nothing to release
         """Release sessions, connections and file handles."""
 
     def __enter__(self) -> Connector:

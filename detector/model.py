@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -118,7 +119,7 @@ class Discrepancy:
     personal: bool = False
     """Values are personal data: masked everywhere but the database."""
     detail: str | None = None
-    id: str = field(init=False)
+    id: str = dc_field(init=False)
 
     def __post_init__(self) -> None:
         self.id = fingerprint(self.kind, self.entity, self.key, self.field, self.owner, self.system)
@@ -138,7 +139,7 @@ class SourceReport:
     error_kind: str | None = None
     """Machine-readable reason: source_error, rate_limited, invalid_payload, suspect_empty..."""
     duration_s: float = 0.0
-    problem_samples: list[str] = field(default_factory=list)
+    problem_samples: list[str] = dc_field(default_factory=list)
     """The first few per-record problems, located (system, resource, row, field)."""
 
 
@@ -147,7 +148,8 @@ class Scope:
     """What a run fully evaluated: stored discrepancies inside a scope but not found again resolve.
 
     A discrepancy (entity, system, kind, key) is inside when entity and system match, its kind is
-    in ``kinds`` and ``keys`` is None (everything) or holds its key. Sources that failed or are
+    in ``kinds``, ``keys`` is None (everything) or holds its key, ``owner`` is None or equals its
+    owner, and ``fields`` is None or holds its field. Sources that failed or are
     suspect get no scope for record-level kinds, so an outage never resolves (or opens) anything.
     """
 
@@ -155,6 +157,10 @@ class Scope:
     system: str
     kinds: frozenset[Kind]
     keys: frozenset[str] | None = None
+    owner: str | None = None
+    """Only discrepancies against this owner (None: any owner)."""
+    fields: frozenset[str] | None = None
+    """Only discrepancies of these fields (None: any field, including key-level ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +182,12 @@ class RunResult:
     mode: str  # "full" | "incremental"
     started_at: datetime
     finished_at: datetime
-    sources: list[SourceReport] = field(default_factory=list)
-    discrepancies: list[Discrepancy] = field(default_factory=list)
-    scopes: list[Scope] = field(default_factory=list)
-    cursors: dict[tuple[str, str], str] = field(default_factory=dict)
+    sources: list[SourceReport] = dc_field(default_factory=list)
+    discrepancies: list[Discrepancy] = dc_field(default_factory=list)
+    scopes: list[Scope] = dc_field(default_factory=list)
+    cursors: dict[tuple[str, str], str] = dc_field(default_factory=dict)
     """(system, entity) -> opaque cursor to resume the change log from; stored only with the run."""
-    changes: list[ObservedChange] = field(default_factory=list)
+    changes: list[ObservedChange] = dc_field(default_factory=list)
     values_compared: int = 0
     records: int = 0
 

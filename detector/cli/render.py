@@ -1,0 +1,125 @@
+"""Rendering discrepancies and runs for people (rich tables) and programs (JSON, CSV).
+
+Every value printed to a terminal goes through ``safe``: stored values come from other systems
+and may carry terminal escape sequences or newlines meant to forge output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from detector.cli.common import safe
+
+__all__ = [
+    "DISCREPANCY_COLUMNS",
+    "discrepancies_csv",
+    "discrepancies_table",
+    "dump_json",
+    "rows_csv",
+]
+
+DISCREPANCY_COLUMNS = (
+    "id",
+    "kind",
+    "entity",
+    "key",
+    "field",
+    "owner",
+    "system",
+    "owner_value",
+    "system_value",
+    "severity",
+    "status",
+    "first_seen",
+    "last_seen",
+    "writer",
+    "changed_at",
+)
+
+
+def dump_json(payload: Any) -> str:
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+
+
+def rows_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else _csv_cell(row.get(k))) for k in columns})
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    text = str(value)
+    # a cell starting with = + - @ is a formula to a spreadsheet: neutralise it
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def discrepancies_csv(items: Iterable[dict[str, Any]]) -> str:
+    return rows_csv(items, DISCREPANCY_COLUMNS)
+
+
+def discrepancies_table(
+    items: Sequence[dict[str, Any]], *, title: str, console: Console | None = None
+) -> None:
+    """Grouped by field and system; owner and reader values side by side."""
+    console = console or Console()
+    if not items:
+        console.print(f"[green]{safe(title)}: nothing wrong[/green]")
+        return
+    ordered = sorted(
+        items,
+        key=lambda d: (d["entity"], d["field"] or "", d["system"], d["kind"], d["key"] or ""),
+    )
+    table = Table(title=safe(title), show_lines=False, header_style="bold")
+    for name in (
+        "field",
+        "system",
+        "kind",
+        "key",
+        "owner",
+        "owner value",
+        "reader value",
+        "severity",
+        "status",
+        "id",
+    ):
+        table.add_column(name, overflow="fold")
+    for d in ordered:
+        field = f"{d['entity']}.{d['field']}" if d["field"] else d["entity"]
+        reader_value = d.get("system_value")
+        if d["kind"] == "non_owner_write":
+            reader_value = f"{safe(reader_value) if reader_value is not None else ''} (by {safe(d.get('writer'))})"
+        else:
+            reader_value = safe(reader_value) if reader_value is not None else ""
+        table.add_row(
+            safe(field),
+            safe(d["system"]),
+            safe(d["kind"]),
+            safe(d["key"]) if d["key"] is not None else "",
+            safe(d["owner"]) if d["owner"] else "",
+            safe(d.get("owner_value")) if d.get("owner_value") is not None else "",
+            reader_value,
+            safe(d["severity"]),
+            safe(d["status"]),
+            safe(d["id"])[:10],
+        )
+    console.print(table)

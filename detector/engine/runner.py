@@ -1,0 +1,352 @@
+"""One reconciliation: plan the pairs, read every source, compare, and hand the result to the store.
+
+The runner is where the ownership map meets the data: for each entity it pairs every owner with
+each of its readers over the fields they share, reads each involved (system, entity) once,
+compares, derives change-log findings and builds the ``Scope``s that tell the store which stored
+discrepancies this run was in a position to resolve. A failed or suspect source yields no scope
+for key-level kinds, so its absence never resolves (or opens) anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from connectors.base import KeyTuple
+from detector.config import Config, OwnershipEntry
+from detector.engine.changes import ChangeLog, read_change_log, summarise_changes
+from detector.engine.diff import compare_pair
+from detector.engine.mapping import KEY, CanonicalFrame, canonical_frame, match_expr
+from detector.engine.sources import ConnectorPool, SourceRead, read_source
+from detector.model import (
+    RECORD_KINDS,
+    VALUE_KINDS,
+    Discrepancy,
+    Kind,
+    RunResult,
+    Scope,
+    Severity,
+    SourceStatus,
+)
+
+__all__ = ["Plan", "StoredFinding", "plan_run", "reconcile"]
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """An open non_owner_write the store holds, carried forward while its cause stands."""
+
+    key: str
+    field: str
+    owner: str
+    system: str
+    entity: str
+    writer: str | None
+    changed_at: datetime | None
+    owner_value: str | None
+    system_value: str | None
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a run will compare: per entity, owner/reader pairs and the entries they share."""
+
+    pairs: dict[str, dict[tuple[str, str], list[OwnershipEntry]]] = field(default_factory=dict)
+    systems: dict[str, list[str]] = field(default_factory=dict)
+    """entity -> systems to read, in config order."""
+
+
+def plan_run(
+    config: Config, entities: Sequence[str] | None = None, systems: Sequence[str] | None = None
+) -> Plan:
+    plan = Plan()
+    wanted_systems = set(systems) if systems else None
+    for entity_name, entity in config.model.entities.items():
+        if entities and entity_name not in entities:
+            continue
+        pairs: dict[tuple[str, str], list[OwnershipEntry]] = {}
+        for entry in config.ownership.for_entity(entity_name):
+            if entry.owner is None:
+                continue
+            for reader in entry.readers:
+                if (
+                    wanted_systems
+                    and entry.owner not in wanted_systems
+                    and reader not in wanted_systems
+                ):
+                    continue
+                pairs.setdefault((entry.owner, reader), []).append(entry)
+        involved = {s for pair in pairs for s in pair}
+        if wanted_systems:
+            involved |= wanted_systems & set(entity.systems)
+        else:
+            involved |= set(entity.systems)
+        plan.pairs[entity_name] = pairs
+        plan.systems[entity_name] = [s for s in entity.systems if s in involved]
+    return plan
+
+
+def _dedupe(found: Iterable[Discrepancy]) -> list[Discrepancy]:
+    unique: dict[str, Discrepancy] = {}
+    for item in found:
+        unique.setdefault(item.id, item)
+    return list(unique.values())
+
+
+def reconcile(
+    config: Config,
+    *,
+    entities: Sequence[str] | None = None,
+    systems: Sequence[str] | None = None,
+    last_good: Mapping[tuple[str, str], int] | None = None,
+    cursors: Mapping[tuple[str, str], str] | None = None,
+    carried: Sequence[StoredFinding] = (),
+    keys: Mapping[str, Collection[KeyTuple]] | None = None,
+    pool: ConnectorPool | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_progress: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Compare every reader against its owner; ``keys`` (per entity) makes it an incremental run."""
+    started = now()
+    mode = "incremental" if keys is not None else "full"
+    plan = plan_run(config, entities, systems)
+    result = RunResult(mode=mode, started_at=started, finished_at=started)
+    own_pool = pool is None
+    pool = pool or ConnectorPool(config)
+    try:
+        for entity_name, entity_systems in plan.systems.items():
+            entity_keys = keys.get(entity_name) if keys is not None else None
+            if keys is not None and not entity_keys:
+                continue
+            _reconcile_entity(
+                config,
+                result,
+                entity_name,
+                entity_systems,
+                plan.pairs[entity_name],
+                pool=pool,
+                last_good=last_good or {},
+                cursors=cursors or {},
+                carried=carried,
+                keys=entity_keys,
+                now=started,
+                on_progress=on_progress,
+            )
+    finally:
+        if own_pool:
+            pool.close()
+    result.discrepancies = _dedupe(result.discrepancies)
+    result.finished_at = now()
+    return result
+
+
+def _reconcile_entity(
+    config: Config,
+    result: RunResult,
+    entity_name: str,
+    entity_systems: list[str],
+    pairs: dict[tuple[str, str], list[OwnershipEntry]],
+    *,
+    pool: ConnectorPool,
+    last_good: Mapping[tuple[str, str], int],
+    cursors: Mapping[tuple[str, str], str],
+    carried: Sequence[StoredFinding],
+    keys: Collection[KeyTuple] | None,
+    now: datetime,
+    on_progress: Callable[[str, str], None] | None,
+) -> None:
+    entity = config.model.entities[entity_name]
+    reads: dict[str, SourceRead] = {}
+    frames: dict[str, CanonicalFrame] = {}
+    for system in entity_systems:
+        spec = config.resource_spec(entity_name, system)
+        read = read_source(
+            pool,
+            spec,
+            last_good=last_good.get((system, entity_name)),
+            suspect_below=config.systems[system].suspect_below,
+            keys=keys,
+            on_progress=on_progress,
+        )
+        reads[system] = read
+        result.sources.append(read.report)
+        if read.frame is not None:
+            frame = canonical_frame(read.frame, spec, entity.key_compare)
+            frames[system] = frame
+            result.records += frame.in_scope
+            _duplicates(result, frame, pairs, keys)
+
+    logs = _change_logs(
+        config, reads, pool, cursors, now=now, lookback=config.settings.cursor_lookback
+    )
+    summary = summarise_changes(config, logs)
+    result.changes.extend(summary.observed)
+    result.discrepancies.extend(summary.non_owner_writes)
+
+    key_scope = _key_scope(keys, config, entity_name) if keys is not None else None
+    for (owner, reader), entries in pairs.items():
+        if owner not in frames or reader not in frames:
+            continue
+        owner_read, reader_read = reads[owner], reads[reader]
+        trusted = (
+            owner_read.report.status is SourceStatus.OK
+            and reader_read.report.status is SourceStatus.OK
+        )
+        found = compare_pair(
+            frames[owner],
+            frames[reader],
+            owner_read.spec,
+            reader_read.spec,
+            entries,
+            compare_records=trusted and keys is None,
+        )
+        _apply_owner_lag(found.discrepancies, summary.owner_changed_at, entity.key_compare)
+        result.discrepancies.extend(found.discrepancies)
+        result.values_compared += found.values_compared
+        for problem in found.problems:
+            report = reads[problem.system].report
+            report.problems += 1
+            if len(report.problem_samples) < 5:
+                report.problem_samples.append(
+                    f"type_error: value of field {problem.field!r} for key {problem.key!r}"
+                    f"{f' (row {problem.row})' if problem.row is not None else ''} is not a valid {problem.compare}"
+                )
+        fields = frozenset(e.field for e in entries)
+        result.scopes.append(
+            Scope(entity_name, reader, frozenset(VALUE_KINDS), key_scope, owner, fields)
+        )
+        result.scopes.append(
+            Scope(entity_name, reader, frozenset({Kind.NON_OWNER_WRITE}), key_scope, owner, fields)
+        )
+        if trusted and keys is None:
+            result.scopes.append(Scope(entity_name, reader, frozenset(RECORD_KINDS), None, owner))
+        for finding in carried:
+            still_differs = finding.key in found.mismatched.get(finding.field, set())
+            if (finding.entity, finding.owner, finding.system) == (
+                entity_name,
+                owner,
+                reader,
+            ) and still_differs:
+                result.discrepancies.append(_carry(finding, entries))
+
+    covered = {(o, r) for (o, r) in pairs if o in frames and r in frames}
+    for finding in carried:
+        # writes into a system that is not compared here (e.g. into the owner itself) stay open until acknowledged
+        if finding.entity == entity_name and (finding.owner, finding.system) not in covered:
+            result.discrepancies.append(
+                _carry(finding, list(pairs.get((finding.owner, finding.system), [])))
+            )
+
+
+def _carry(finding: StoredFinding, entries: Sequence[OwnershipEntry]) -> Discrepancy:
+    entry = next((e for e in entries if e.field == finding.field), None)
+    return Discrepancy(
+        Kind.NON_OWNER_WRITE,
+        finding.entity,
+        finding.key,
+        finding.field,
+        finding.owner,
+        finding.system,
+        entry.severity if entry else Severity.MEDIUM,
+        owner_value=finding.owner_value,
+        system_value=finding.system_value,
+        writer=finding.writer,
+        changed_at=finding.changed_at,
+        personal=bool(entry and (entry.personal or entry.rule.type in ("email", "phone"))),
+    )
+
+
+def _key_scope(keys: Collection[KeyTuple], config: Config, entity_name: str) -> frozenset[str]:
+    return frozenset("|".join(k) for k in keys)
+
+
+def _duplicates(
+    result: RunResult,
+    frame: CanonicalFrame,
+    pairs: Mapping[tuple[str, str], list[OwnershipEntry]],
+    keys: Collection[KeyTuple] | None,
+) -> None:
+    entries = [e for (o, r), group in pairs.items() if frame.system in (o, r) for e in group]
+    severity = max((e.severity for e in entries), key=lambda s: s.rank) if entries else None
+    for key, rows in frame.duplicates.select(KEY, "rows").iter_rows():
+        shown = ", ".join(str(r) for r in rows[:10])
+        item = Discrepancy(
+            Kind.DUPLICATE_KEY,
+            frame.entity,
+            key,
+            None,
+            None,
+            frame.system,
+            detail=f"{len(rows)} records share this key (rows {shown})",
+        )
+        if severity is not None:
+            item.severity = severity
+        result.discrepancies.append(item)
+    scope_keys = frozenset("|".join(k) for k in keys) if keys is not None else None
+    result.scopes.append(
+        Scope(frame.entity, frame.system, frozenset({Kind.DUPLICATE_KEY}), scope_keys)
+    )
+
+
+def _change_logs(
+    config: Config,
+    reads: Mapping[str, SourceRead],
+    pool: ConnectorPool,
+    cursors: Mapping[tuple[str, str], str],
+    *,
+    now: datetime,
+    lookback: timedelta,
+) -> list[ChangeLog]:
+    logs: list[ChangeLog] = []
+    for system, read in reads.items():
+        connector_class = config.systems[system].connector_class
+        if not connector_class.supports_changes:
+            continue
+        change_log = read_change_log(
+            pool.get(system),
+            read.spec,
+            cursors.get((system, read.spec.entity)),
+            lookback=lookback,
+            now=now,
+        )
+        if change_log.error is not None:
+            read.report.error_kind = read.report.error_kind or "changes_failed"
+            read.report.error = (
+                read.report.error + "; " if read.report.error else ""
+            ) + f"change log: {change_log.error}"
+        logs.append(change_log)
+    return logs
+
+
+def _apply_owner_lag(
+    found: list[Discrepancy],
+    owner_changed_at: Mapping[tuple[str, str, str], datetime],
+    key_compare: str,
+) -> None:
+    """``lag`` counts from the owner's last change of the value, when its change log shows one."""
+    if not owner_changed_at:
+        return
+    pending = [
+        d
+        for d in found
+        if d.kind is Kind.VALUE_MISMATCH and d.lag is not None and d.key is not None
+    ]
+    if not pending:
+        return
+    import polars as pl  # noqa: PLC0415 - only needed when lags and owner change logs meet
+
+    matched = (
+        pl.DataFrame({"k": [d.key for d in pending]}, schema={"k": pl.Utf8})
+        .select(match_expr(pl.col("k"), key_compare))
+        .to_series()
+        .to_list()
+    )
+    for item, match in zip(pending, matched, strict=True):
+        changed = owner_changed_at.get((item.owner or "", item.field or "", match))
+        if changed is not None:
+            item.owner_changed_at = changed

@@ -1,0 +1,151 @@
+"""Running a reconciliation end to end: storage, engine, alerts. Used by ``reconcile`` and the daemon.
+
+The order matters for "nothing is lost": the run row is committed as ``running`` first (a crash
+leaves evidence, marked ``aborted`` at the next start), the engine reads and compares, and the
+store commits the results, cursors and alert events in one transaction. Alerts are delivered only
+after that commit, from the outbox, so an alert committed is an alert delivered even across a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from connectors.base import KeyTuple
+from detector.config import Config
+from detector.engine.runner import StoredFinding, reconcile
+from detector.model import Kind, RunResult
+from detector.storage import Store
+from detector.storage.views import DiscrepancyFilter, RunOutcome
+
+__all__ = ["RunReport", "open_store", "run_once"]
+
+log = structlog.get_logger()
+
+
+@dataclass(slots=True)
+class RunReport:
+    result: RunResult
+    outcome: RunOutcome
+
+
+@contextlib.contextmanager
+def open_store(config: Config) -> Iterator[Store]:
+    store = Store.open(config.storage_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def carried_findings(store: Store, entities: Collection[str] | None = None) -> list[StoredFinding]:
+    """Open non_owner_write discrepancies: kept while the written value still disagrees."""
+    views = store.discrepancies(DiscrepancyFilter(status="all", kinds=(str(Kind.NON_OWNER_WRITE),)))
+    return [
+        StoredFinding(
+            key=v.key or "",
+            field=v.field or "",
+            owner=v.owner or "",
+            system=v.system,
+            entity=v.entity,
+            writer=v.writer,
+            changed_at=v.changed_at,
+            owner_value=v.owner_value,
+            system_value=v.system_value,
+        )
+        for v in views
+        if v.status != "resolved" and (not entities or v.entity in entities)
+    ]
+
+
+def _progress_printer(
+    enabled: bool,
+) -> tuple[Callable[[str, str], None] | None, Callable[[], None]]:
+    if not enabled:
+        return None, lambda: None
+    from rich.console import Console  # noqa: PLC0415 - only interactive runs draw progress
+
+    status = Console(stderr=True).status("reading sources")
+    status.start()
+
+    def update(system: str, entity: str) -> None:
+        status.update(f"reading {system}/{entity}")
+
+    return update, status.stop
+
+
+def run_once(
+    config: Config,
+    *,
+    entities: Sequence[str] = (),
+    systems: Sequence[str] = (),
+    keys: Mapping[str, Collection[KeyTuple]] | None = None,
+    deliver_alerts: bool = True,
+    progress: bool = False,
+    store: Store | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunReport:
+    """One reconciliation (full, or incremental over ``keys``), recorded in one transaction."""
+    with contextlib.ExitStack() as stack:
+        if store is None:
+            store = stack.enter_context(open_store(config))
+        started = now()
+        stale = store.abort_stale_runs(started)
+        if stale:
+            log.warning("stale_runs_aborted", count=stale)
+        mode = "incremental" if keys is not None else "full"
+        run_id = store.begin_run(mode, started)
+        log.info("run_started", run_id=run_id, mode=mode)
+        on_progress, stop_progress = _progress_printer(progress)
+        try:
+            result = reconcile(
+                config,
+                entities=entities or None,
+                systems=systems or None,
+                last_good=store.last_ok_source_counts(),
+                cursors=store.cursors(),
+                carried=carried_findings(store, entities or None),
+                keys=keys,
+                now=now,
+                on_progress=on_progress,
+            )
+            stop_progress()
+            outcome = store.record_run(
+                run_id, result, now=now(), reminder_after=config.settings.reminder_after
+            )
+        except BaseException as exc:
+            stop_progress()
+            with contextlib.suppress(Exception):
+                store.fail_run(run_id, f"{type(exc).__name__}: {exc}", finished_at=now())
+            raise
+        log.info(
+            "run_finished",
+            run_id=run_id,
+            status=outcome.status,
+            records=result.records,
+            discrepancies=len(outcome.discrepancies),
+            opened=outcome.opened,
+            resolved=outcome.resolved,
+            seconds=round((result.finished_at - result.started_at).total_seconds(), 3),
+        )
+        if deliver_alerts:
+            _deliver(config, store)
+        return RunReport(result, outcome)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _deliver(config: Config, store: Store) -> None:
+    """Deliver the outbox now; a delivery problem never fails the run (the outbox retries)."""
+    try:
+        alerts = importlib.import_module("detector.alerts")
+    except ImportError:
+        return
+    try:
+        alerts.dispatch(config, store)
+    except Exception as exc:
+        log.error("alert_dispatch_failed", error=str(exc))
