@@ -9,7 +9,7 @@ first change-log read (SPEC: the last 7 days for APIs).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -82,7 +82,7 @@ class HttpConnector(Connector):
             self._client = None
 
     # -- helpers ---------------------------------------------------------------------------
-    def require_resource(self, spec: ResourceSpec, known: Mapping[str, Any] | None = None) -> str:
+    def require_resource(self, spec: ResourceSpec, known: Collection[str] | None = None) -> str:
         """``spec.resource``, checked against ``known`` resource names when given."""
         if spec.resource is None:
             raise SourceFatalError(
