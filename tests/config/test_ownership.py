@@ -105,4 +105,5 @@ def test_matrix_formats(tmp_path: Path) -> None:
     markdown = CliRunner().invoke(main, ["ownership", "-c", str(path), "--format", "markdown"])
     assert "| product.title |   | O | R |   |" in markdown.output
     table = CliRunner().invoke(main, ["ownership", "-c", str(path)])
-    assert table.exit_code == 0 and "product.price" in table.output
+    assert table.exit_code == 0
+    assert "product.price" in table.output
