@@ -67,7 +67,12 @@ def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
         return column.cast(pl.Utf8)
     if dtype == pl.Binary:
         return column.cast(pl.Utf8, strict=False)
-    return column.map_elements(render_value, return_dtype=pl.Utf8, skip_nulls=True)
+    return column.map_batches(_render_series, return_dtype=pl.Utf8)
+
+
+def _render_series(series: pl.Series) -> pl.Series:
+    """Nested values (lists, structs) as compact JSON, exactly as ``render_value`` writes them."""
+    return pl.Series(series.name, [render_value(v) for v in series.to_list()], dtype=pl.Utf8)
 
 
 class ParquetConnector(Connector):
