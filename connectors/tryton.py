@@ -509,7 +509,7 @@ class TrytonConnector(HttpConnector):
                     "stock.location", [["type", "=", "warehouse"]], ["code"], context={}
                 )
             except InvalidPayloadError as exc:
-                if "stock.location" not in str(exc):
+                if "unknown model or field 'stock.location'" not in str(exc):
                     raise
                 return []  # no stock module: nothing reads quantities
             return [int(row["id"]) for row in rows]
