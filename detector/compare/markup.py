@@ -46,26 +46,37 @@ _COMMON_ENTITIES: tuple[tuple[str, str], ...] = (
     ("&apos;", "'"),
     ("&amp;", "&"),
 )
+_COMMON_ENTITY = r"&(?:nbsp|lt|gt|quot|#39|apos|amp);"
 
 
 def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
     """The visible text of each HTML value, canonical like ``text``; null where none."""
-    stripped = (
-        markup.str.replace_all(_COMMENT, "")
-        .str.replace_all(_SCRIPT, " ")
-        .str.replace_all(_STYLE, " ")
-        .str.replace_all(_BLOCK_TAG, " ")
-        .str.replace_all(_OTHER_TAG, "")
-    )
-    return canonical_text(_unescape(stripped), fold=fold)
+    marked = markup.str.contains(r"[<&]").fill_null(value=False)
+    if not marked.any():
+        # plain text (the usual owner side, e.g. a PIM's description): nothing to strip or decode
+        return canonical_text(markup, fold=fold)
+    subset = markup.filter(marked)
+    if subset.str.contains("<").any():
+        if subset.str.contains(r"(?i)<(?:!--|script|style)").any():
+            subset = (
+                subset.str.replace_all(_COMMENT, "")
+                .str.replace_all(_SCRIPT, " ")
+                .str.replace_all(_STYLE, " ")
+            )
+        subset = subset.str.replace_all(_BLOCK_TAG, " ").str.replace_all(_OTHER_TAG, "")
+    if subset.str.contains("&", literal=True).any():
+        subset = _unescape(subset)
+    stripped = markup.scatter(marked.arg_true(), subset) if subset.len() != markup.len() else subset
+    return canonical_text(stripped, fold=fold)
 
 
 def _unescape(text: pl.Series) -> pl.Series:
     """Decode entities: the common ones vectorised, anything else by ``html.unescape``."""
-    rest = text
-    for entity, _ in _COMMON_ENTITIES:
-        rest = rest.str.replace_all(entity, "", literal=True)
-    rare = rest.str.contains("&", literal=True).fill_null(False)
+    rare = (
+        text.str.replace_all(_COMMON_ENTITY, "")
+        .str.contains("&", literal=True)
+        .fill_null(value=False)
+    )
     decoded = text
     for entity, character in _COMMON_ENTITIES:
         decoded = decoded.str.replace_all(entity, character, literal=True)

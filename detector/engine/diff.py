@@ -16,13 +16,15 @@ import polars as pl
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
 from detector.compare import PERSONAL_TYPES, equal, normalize
 from detector.config.ownership import OwnershipEntry
-from detector.engine.mapping import KEY, MATCH, CanonicalFrame
+from detector.engine.mapping import HASH, KEY, MATCH, UNIQUE, CanonicalFrame
 from detector.model import Discrepancy, Kind, Severity
 
 __all__ = ["PairResult", "TypeProblem", "compare_pair", "severity_of"]
 
 _OWNER = "__o__"
 _READER = "__r__"
+_IN_OWNER = "__in_owner__"
+_IN_READER = "__in_reader__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,46 @@ def _field_spec(spec: ResourceSpec, name: str) -> FieldSpec:
     return next(f for f in spec.fields if f.name == name)
 
 
+def _align(owner: CanonicalFrame, reader: CanonicalFrame, names: Sequence[str]) -> pl.DataFrame:
+    """One full join of the two sides on the key: both sides' columns, presence flags per side.
+
+    It joins on the 64-bit key hash (integer work) and checks the matched key text afterwards;
+    should two different keys ever share a hash, it joins on the text instead.
+    """
+    on = HASH if owner.hash_safe and reader.hash_safe else MATCH
+    left = owner.records.lazy().select(
+        HASH,
+        MATCH,
+        KEY,
+        UNIQUE,
+        *[pl.col(n).alias(n + _OWNER) for n in names],
+        pl.lit(value=True).alias(_IN_OWNER),
+    )
+    right = reader.records.lazy().select(
+        HASH,
+        MATCH,
+        KEY,
+        UNIQUE,
+        ROW_COLUMN,
+        *[pl.col(n).alias(n + _READER) for n in names],
+        pl.lit(value=True).alias(_IN_READER),
+    )
+    aligned = left.join(right, on=on, how="full", coalesce=True, suffix=_READER).collect()
+    if on == HASH:
+        both = aligned.filter(pl.col(_IN_OWNER) & pl.col(_IN_READER))
+        if not both.get_column(MATCH).eq(both.get_column(MATCH + _READER)).all():
+            collided = CanonicalFrame(
+                owner.system,
+                owner.entity,
+                owner.records,
+                owner.duplicates,
+                owner.in_scope,
+                hash_safe=False,
+            )
+            return _align(collided, reader, names)
+    return aligned
+
+
 def compare_pair(
     owner: CanonicalFrame,
     reader: CanonicalFrame,
@@ -73,27 +115,32 @@ def compare_pair(
     names = [e.field for e in entries]
     severity = severity_of(entries)
 
+    aligned = _align(owner, reader, names)
+    in_owner = pl.col(_IN_OWNER).fill_null(value=False)
+    in_reader = pl.col(_IN_READER).fill_null(value=False)
     if compare_records:
-        missing = owner.keys.join(reader.keys, on=MATCH, how="anti")
-        orphans = reader.keys.join(owner.keys, on=MATCH, how="anti")
-        for key in missing.get_column(KEY).to_list():
+        missing = aligned.filter(~in_reader).get_column(KEY).to_list()
+        orphans = aligned.filter(~in_owner).get_column(KEY + _READER).to_list()
+        for key in missing:
             result.discrepancies.append(
                 Discrepancy(
                     Kind.MISSING_IN_READER, entity, key, None, owner.system, reader.system, severity
                 )
             )
-        for key in orphans.get_column(KEY).to_list():
+        for key in orphans:
             result.discrepancies.append(
                 Discrepancy(
                     Kind.ORPHAN_IN_READER, entity, key, None, owner.system, reader.system, severity
                 )
             )
-
-    left = owner.unique.select(MATCH, *[pl.col(n).alias(n + _OWNER) for n in names])
-    right = reader.unique.select(
-        MATCH, KEY, pl.col(ROW_COLUMN), *[pl.col(n).alias(n + _READER) for n in names]
+    # keys held twice on either side take part in presence checks only, never in value comparison
+    comparable = in_owner & in_reader & pl.col(UNIQUE) & pl.col(UNIQUE + _READER)
+    joined = aligned.filter(comparable).select(
+        pl.col(KEY + _READER).alias(KEY),
+        ROW_COLUMN,
+        *[n + _OWNER for n in names],
+        *[n + _READER for n in names],
     )
-    joined = left.join(right, on=MATCH, how="inner")
     result.values_compared = joined.height * len(names)
 
     for entry in entries:

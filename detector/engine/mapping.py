@@ -27,6 +27,8 @@ __all__ = [
 
 KEY = "__key__"
 MATCH = "__match__"
+HASH = "__hash__"
+UNIQUE = "__unique__"
 KEY_SEPARATOR = "|"
 
 
@@ -34,14 +36,22 @@ KEY_SEPARATOR = "|"
 class CanonicalFrame:
     system: str
     entity: str
-    unique: pl.DataFrame
-    """Records whose key is held once: these are value-compared."""
-    keys: pl.DataFrame
-    """Every distinct key in scope (MATCH, KEY), duplicates included: used for missing/orphan."""
+    records: pl.DataFrame
+    """One row per distinct key in scope: HASH, MATCH, KEY, UNIQUE, ROW_COLUMN and the fields.
+
+    ``UNIQUE`` is False for a key held more than once; its field values are then null and it
+    takes part only in presence checks (missing/orphan), never in value comparison.
+    """
     duplicates: pl.DataFrame
     """MATCH, KEY, rows (list of record positions) for keys held more than once."""
     in_scope: int
     """Records in scope after ``where``."""
+    hash_safe: bool = True
+    """False when two different keys share a 64-bit hash: align on MATCH text instead."""
+
+    @property
+    def align_on(self) -> str:
+        return HASH if self.hash_safe else MATCH
 
 
 def _mapped(spec: FieldSpec) -> pl.Expr:
@@ -93,21 +103,46 @@ def canonical_frame(frame: SourceFrame, spec: ResourceSpec, key_compare: str) ->
         pl.col(ROW_COLUMN),
         *(_mapped_field(field) for field in spec.fields),
     ).with_columns(match_expr(pl.col(KEY), key_compare).alias(MATCH))
-    counts = selected.group_by(MATCH).agg(
-        pl.len().alias("__n__"), pl.col(KEY).first(), pl.col(ROW_COLUMN).alias("rows")
+    selected = selected.with_columns(pl.col(MATCH).hash().alias(HASH))
+    # hashing first makes duplicate detection and alignment integer work, not string work
+    repeated = selected.get_column(HASH).is_duplicated()
+    hash_safe = True
+    if not repeated.any():
+        return CanonicalFrame(
+            system=spec.system,
+            entity=spec.entity,
+            records=selected.with_columns(pl.lit(value=True).alias(UNIQUE)),
+            duplicates=pl.DataFrame(
+                schema={MATCH: pl.Utf8, KEY: pl.Utf8, "rows": pl.List(pl.Int64)}
+            ),
+            in_scope=selected.height,
+        )
+    suspects = selected.filter(repeated)
+    groups = suspects.group_by(HASH, maintain_order=True).agg(
+        pl.col(MATCH).n_unique().alias("__distinct__"),
+        pl.col(MATCH).first(),
+        pl.col(KEY).first(),
+        pl.col(ROW_COLUMN).alias("rows"),
     )
-    duplicates = counts.filter(pl.col("__n__") > 1).select(MATCH, KEY, "rows")
-    if duplicates.height:
-        unique = selected.join(duplicates.select(MATCH), on=MATCH, how="anti")
-    else:
-        unique = selected
+    if groups.get_column("__distinct__").max() != 1:
+        # two different keys share a hash: rare beyond belief, handled exactly all the same
+        hash_safe = False
+        groups = (
+            suspects.group_by(MATCH, maintain_order=True)
+            .agg(pl.col(HASH).first(), pl.col(KEY).first(), pl.col(ROW_COLUMN).alias("rows"))
+            .filter(pl.col("rows").list.len() > 1)
+        )
+        repeated = selected.get_column(MATCH).is_in(groups.get_column(MATCH).implode())
+    duplicates = groups.select(MATCH, KEY, "rows")
+    held_once = selected.filter(~repeated).with_columns(pl.lit(value=True).alias(UNIQUE))
+    held_twice = groups.select(HASH, MATCH, KEY, pl.lit(value=False).alias(UNIQUE))
     return CanonicalFrame(
         system=spec.system,
         entity=spec.entity,
-        unique=unique,
-        keys=counts.select(MATCH, KEY),
+        records=pl.concat([held_once, held_twice], how="diagonal"),
         duplicates=duplicates,
         in_scope=selected.height,
+        hash_safe=hash_safe,
     )
 
 
