@@ -44,7 +44,7 @@ def open_store(config: Config) -> Iterator[Store]:
 
 
 def carried_findings(store: Store, entities: Collection[str] | None = None) -> list[StoredFinding]:
-    """Open non_owner_write discrepancies: kept while the written value still disagrees."""
+    """Known non_owner_write discrepancies: open ones are kept while the written value still disagrees."""
     views = store.discrepancies(DiscrepancyFilter(status="all", kinds=(str(Kind.NON_OWNER_WRITE),)))
     return [
         StoredFinding(
@@ -57,9 +57,10 @@ def carried_findings(store: Store, entities: Collection[str] | None = None) -> l
             changed_at=v.changed_at,
             owner_value=v.owner_value,
             system_value=v.system_value,
+            resolved=v.status == "resolved",
         )
         for v in views
-        if v.status != "resolved" and (not entities or v.entity in entities)
+        if not entities or v.entity in entities
     ]
 
 

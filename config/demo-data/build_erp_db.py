@@ -81,6 +81,15 @@ ORDERS: list[tuple[str, str, str | None, str, float]] = [
     ("#1006", "open", None, "farid.haddad@example.com", 34.0),
 ]
 
+# The ERP's own change log: when it last changed a price or stock level, and who did it. ``lag``
+# counts from these, so the storefront's mismatches on SKU-1003 and SKU-1005 are long past their
+# lag and open at once. ERP users are not in any ``writers`` map: they act for the ERP itself.
+# code, field, changed_at, changed_by, old_value, new_value
+PRODUCT_CHANGES: list[tuple[str, str, str, str, str, str]] = [
+    ("SKU-1003", "list_price", "2026-11-19T08:30:00Z", "maria.buyer", "22.50", "24.0"),
+    ("SKU-1005", "qty", "2026-11-19T17:45:00Z", "wms-receiving", "9", "12"),
+]
+
 SCHEMA = """
 CREATE TABLE products (
     code TEXT PRIMARY KEY,
@@ -95,6 +104,14 @@ CREATE TABLE inventory (
     warehouse TEXT NOT NULL,
     on_hand INTEGER NOT NULL,
     PRIMARY KEY (sku, warehouse)
+);
+CREATE TABLE product_changes (
+    code TEXT NOT NULL REFERENCES products (code),
+    field TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT
 );
 CREATE TABLE orders (
     number TEXT PRIMARY KEY,
@@ -118,6 +135,7 @@ def build(target: Path = TARGET) -> Path:
             connection.executemany("INSERT INTO products VALUES (?, ?, ?, ?, ?, ?)", PRODUCTS)
             connection.executemany("INSERT INTO inventory VALUES (?, ?, ?)", INVENTORY)
             connection.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?)", ORDERS)
+            connection.executemany("INSERT INTO product_changes VALUES (?, ?, ?, ?, ?, ?)", PRODUCT_CHANGES)
         connection.execute("VACUUM")
     finally:
         connection.close()

@@ -30,6 +30,7 @@ from detector.model import (
     Scope,
     Severity,
     SourceStatus,
+    fingerprint,
 )
 
 __all__ = ["Plan", "StoredFinding", "plan_run", "reconcile"]
@@ -50,6 +51,14 @@ class StoredFinding:
     changed_at: datetime | None
     owner_value: str | None
     system_value: str | None
+    resolved: bool = False
+    """Resolved ones are kept only so that re-reading an old change does not report it again."""
+
+    @property
+    def id(self) -> str:
+        return fingerprint(
+            Kind.NON_OWNER_WRITE, self.entity, self.key, self.field, self.owner, self.system
+        )
 
 
 @dataclass(slots=True)
@@ -186,7 +195,7 @@ def _reconcile_entity(
     )
     summary = summarise_changes(config, logs)
     result.changes.extend(summary.observed)
-    result.discrepancies.extend(summary.non_owner_writes)
+    result.discrepancies.extend(_new_writes(summary.non_owner_writes, carried))
 
     key_scope = _key_scope(keys, config, entity_name) if keys is not None else None
     for (owner, reader), entries in pairs.items():
@@ -225,7 +234,7 @@ def _reconcile_entity(
         )
         if trusted and keys is None:
             result.scopes.append(Scope(entity_name, reader, frozenset(RECORD_KINDS), None, owner))
-        for finding in carried:
+        for finding in (f for f in carried if not f.resolved):
             still_differs = finding.key in found.mismatched.get(finding.field, set())
             if (finding.entity, finding.owner, finding.system) == (
                 entity_name,
@@ -235,12 +244,26 @@ def _reconcile_entity(
                 result.discrepancies.append(_carry(finding, entries))
 
     covered = {(o, r) for (o, r) in pairs if o in frames and r in frames}
-    for finding in carried:
+    for finding in (f for f in carried if not f.resolved):
         # writes into a system that is not compared here (e.g. into the owner itself) stay open until acknowledged
         if finding.entity == entity_name and (finding.owner, finding.system) not in covered:
             result.discrepancies.append(
                 _carry(finding, list(pairs.get((finding.owner, finding.system), [])))
             )
+
+
+def _new_writes(found: Sequence[Discrepancy], known: Sequence[StoredFinding]) -> list[Discrepancy]:
+    """Change-log findings not already on record: re-reading the look-back window reports nothing twice."""
+    seen = {f.id: f.changed_at for f in known}
+    fresh = []
+    for item in found:
+        previous = seen.get(item.id, _NEVER)
+        if previous is _NEVER or (item.changed_at and previous and item.changed_at > previous):
+            fresh.append(item)
+    return fresh
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _carry(finding: StoredFinding, entries: Sequence[OwnershipEntry]) -> Discrepancy:

@@ -1,0 +1,127 @@
+"""Reconciliation end to end over real CSV files and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from detector.cli import main
+from detector.config import load_config
+from detector.service import run_once
+from tests.engine.stack import ERP, PIM, STOREFRONT, build_stack, write_csv
+
+
+def _found(config_path: Path) -> set[tuple[str, str | None, str | None, str | None, str]]:
+    report = run_once(load_config(config_path), deliver_alerts=False)
+    return {(d.kind, d.key, d.field, d.owner, d.system) for d in report.outcome.discrepancies}
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Path:
+    return build_stack(tmp_path)
+
+
+def test_finds_each_planted_problem_and_nothing_else(stack: Path) -> None:
+    assert _found(stack) == {
+        ("value_mismatch", "B", "price", "erp", "storefront"),
+        ("non_owner_write", "B", "price", "erp", "storefront"),
+        ("value_mismatch", "A|WH-EAST", "on_hand", "erp", "storefront"),
+    }
+
+
+def test_twice_gives_the_same_ids_and_no_duplicates(stack: Path) -> None:
+    config = load_config(stack)
+    first = run_once(config, deliver_alerts=False).outcome.discrepancies
+    second = run_once(config, deliver_alerts=False).outcome.discrepancies
+    assert sorted(d.id for d in first) == sorted(d.id for d in second)
+    assert len({d.id for d in second}) == len(second)
+    assert all(d.first_seen == next(f for f in first if f.id == d.id).first_seen for d in second)
+
+
+def test_fixing_a_value_resolves_it(stack: Path) -> None:
+    config = load_config(stack)
+    run_once(config, deliver_alerts=False)
+    fixed = [dict(r, price="20.00") if r["sku"] == "B" else r for r in STOREFRONT]
+    write_csv(stack.parent / "storefront" / "variants.csv", fixed)
+    outcome = run_once(config, deliver_alerts=False).outcome
+    kinds = {(d.kind, d.key) for d in outcome.discrepancies}
+    assert ("value_mismatch", "B") not in kinds
+    # the manual price edit no longer disagrees with the ERP: the non-owner write resolves too
+    assert ("non_owner_write", "B") not in kinds
+    assert outcome.resolved == 2
+
+
+def test_an_outage_is_not_a_deletion(stack: Path) -> None:
+    config = load_config(stack)
+    run_once(config, deliver_alerts=False)
+    (stack.parent / "storefront" / "variants.csv").unlink()
+    result = CliRunner().invoke(main, ["reconcile", "-c", str(stack), "--format", "json", "--no-alerts"])
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert report["run"]["status"] == "partial"
+    failed = [s for s in report["sources"] if s["status"] != "ok"]
+    assert [(s["system"], s["entity"], s["status"]) for s in failed] == [("storefront", "product", "failed")]
+    assert "variants.csv" in failed[0]["error"]
+    kinds = {d["kind"] for d in report["discrepancies"]}
+    assert "missing_in_reader" not in kinds
+    assert "orphan_in_reader" not in kinds
+    # nothing from the failed source was resolved by its absence
+    assert report["summary"]["resolved"] == 0
+
+
+def test_a_shrunken_source_is_suspect(stack: Path) -> None:
+    config = load_config(stack)
+    run_once(config, deliver_alerts=False)
+    write_csv(stack.parent / "erp" / "products.csv", ERP[:1])
+    report = run_once(config, deliver_alerts=False)
+    erp = next(s for s in report.result.sources if (s.system, s.entity) == ("erp", "product"))
+    assert erp.status == "suspect"
+    assert erp.error_kind == "suspect_shrunk"
+    assert not [d for d in report.outcome.discrepancies if d.kind == "missing_in_reader"]
+    assert not [d for d in report.outcome.discrepancies if d.kind == "orphan_in_reader"]
+
+
+def test_missing_orphan_and_duplicate(stack: Path) -> None:
+    write_csv(stack.parent / "pim" / "products.csv", [*PIM, {"identifier": "B", "name": "Beta 2", "weight_g": "1"}])
+    write_csv(
+        stack.parent / "storefront" / "variants.csv",
+        [r for r in STOREFRONT if r["sku"] != "C"]
+        + [{"sku": "Q", "price": "1", "inventory_quantity": "1", "title": "Q", "weight_kg": "1", "status": "active"}],
+    )
+    found = _found(stack)
+    assert ("duplicate_key", "B", None, None, "pim") in found
+    assert ("missing_in_reader", "C", None, "erp", "storefront") in found
+    assert ("missing_in_reader", "C", None, "pim", "storefront") in found
+    assert ("orphan_in_reader", "Q", None, "erp", "storefront") in found
+    # a duplicated key is never value-compared in that system
+    assert not [f for f in found if f[0] == "value_mismatch" and f[1] == "B" and f[3] == "pim"]
+
+
+def test_wrong_type_is_a_problem_not_a_mismatch(stack: Path) -> None:
+    write_csv(stack.parent / "storefront" / "variants.csv", [dict(r, price="abc") if r["sku"] == "C" else r for r in STOREFRONT])
+    report = run_once(load_config(stack), deliver_alerts=False)
+    assert not [d for d in report.outcome.discrepancies if d.key == "C"]
+    storefront = next(s for s in report.result.sources if (s.system, s.entity) == ("storefront", "product"))
+    assert storefront.problems == 1
+    assert "price" in storefront.problem_samples[0]
+    assert "'C'" in storefront.problem_samples[0]
+
+
+def test_lag_makes_a_fresh_mismatch_pending(stack: Path) -> None:
+    text = stack.read_text(encoding="utf-8").replace("compare: money, severity: high", "compare: money, severity: high, lag: 1h")
+    stack.write_text(text, encoding="utf-8")
+    outcome = run_once(load_config(stack), deliver_alerts=False).outcome
+    price = next(d for d in outcome.discrepancies if d.kind == "value_mismatch" and d.field == "price")
+    assert price.status == "pending"
+    result = CliRunner().invoke(main, ["reconcile", "-c", str(stack), "--format", "json", "--no-alerts"])
+    statuses = {(d["kind"], d["field"]): d["status"] for d in json.loads(result.stdout)["discrepancies"]}
+    assert statuses[("value_mismatch", "price")] == "pending"
+
+
+def test_entity_and_system_filters(stack: Path) -> None:
+    report = run_once(load_config(stack), entities=["inventory"], deliver_alerts=False)
+    assert {d.entity for d in report.outcome.discrepancies} == {"inventory"}
+    assert {s.entity for s in report.result.sources} == {"inventory"}
