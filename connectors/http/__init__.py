@@ -27,9 +27,10 @@ Public API (stable; everything else is internal):
 ``redact_url``, ``scrub``, ``is_rate_limit_403``
     status -> SourceError mapping, JSON decoding (floats as Decimal), errors inside a 200.
 ``Paginator`` and ``CursorPaginator``, ``NextUrlPaginator``, ``LinkHeaderPaginator``,
-``OffsetPaginator``, ``PageNumberPaginator``, ``Page``
+``OffsetPaginator``, ``PageNumberPaginator``, ``SinglePagePaginator``, ``Page``, ``drain``
     ``for page in paginator.pages(fetch): ...``; loops and the page cap raise
-    ``PaginationLoopError``; ``paginator.complete`` is False when a declared total disagrees.
+    ``PaginationLoopError``; ``paginator.complete`` is False when a declared total disagrees;
+    ``drain(paginator, fetch)`` -> (all records, complete).
 
 ``HttpConnector`` (base class: ``auth_headers()``/``make_client()``, lazy ``self.client``,
 ``close()``, ``require_resource``, ``since_or_default``), ``parse_timestamp``,
@@ -51,6 +52,8 @@ from connectors.http.pagination import (
     Page,
     PageNumberPaginator,
     Paginator,
+    SinglePagePaginator,
+    drain,
 )
 from connectors.http.redact import redact_url, scrub
 from connectors.http.retry import CappedRetry, build_retry, retry_after_from_headers
@@ -88,12 +91,14 @@ __all__ = [
     "PageNumberPaginator",
     "Paginator",
     "RetryLater",
+    "SinglePagePaginator",
     "TimeoutHTTPAdapter",
     "build_retry",
     "build_session",
     "check_graphql",
     "check_jsonrpc",
     "decode_json",
+    "drain",
     "is_rate_limit_403",
     "parse_timestamp",
     "redact_url",

@@ -51,6 +51,8 @@ __all__ = [
     "Page",
     "PageNumberPaginator",
     "Paginator",
+    "SinglePagePaginator",
+    "drain",
 ]
 
 T = TypeVar("T")
@@ -209,6 +211,21 @@ class Paginator(ABC, Generic[T]):
                 declared=self.declared_total,
                 received=self.received,
             )
+
+
+class SinglePagePaginator(Paginator[str]):
+    """A listing that is one response (no paging); still checks records and a declared total."""
+
+    def next_token(self, page: Page, token: str | None) -> str | None:
+        return None
+
+
+def drain(paginator: Paginator[T], fetch: Callable[[T | None], Fetched]) -> tuple[list[Any], bool]:
+    """Every record of every page, and whether the listing is complete."""
+    records: list[Any] = []
+    for page in paginator.pages(fetch):
+        records.extend(page.records)
+    return records, paginator.complete
 
 
 class CursorPaginator(Paginator[str]):

@@ -47,7 +47,7 @@ class TimeoutHTTPAdapter(HTTPAdapter):
         self.timeout = timeout
         super().__init__(max_retries=max_retries, **kwargs)
 
-    def send(  # type: ignore[override]  # noqa: PLR0917  # requests' own positional signature
+    def send(  # type: ignore[override]  # requests' own positional signature
         self,
         request: requests.PreparedRequest,
         stream: bool = False,

@@ -44,7 +44,7 @@ URL = f"{BASE}/items"
         (422, {"errors": "bad filter"}, SourceFatalError, "bad filter"),
     ],
 )
-def test_status_mapping(  # noqa: PLR0917  # parametrised test arguments
+def test_status_mapping(  # parametrised test arguments
     client: HttpClient,
     mock: responses.RequestsMock,
     status: int,
