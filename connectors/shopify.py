@@ -99,7 +99,8 @@ class _Resource:
     subject_type: str
     always: tuple[str, ...] = ("id", "updatedAt")
     search: Mapping[str, str] = field(default_factory=dict)
-    """Key path -> Shopify search field, for fetching by keys."""
+    """Key path -> Shopify search field, for fetching by keys. Only exact-match fields: any
+    other key (gid ids, titles) reads the resource and filters, never risking a false miss."""
     aliases: Mapping[str, str] = field(default_factory=dict)
     """Record path -> path it is copied from (deprecated or convenience names)."""
 
@@ -109,15 +110,13 @@ _RESOURCES: dict[str, _Resource] = {
         "productVariants",
         "PRODUCT_VARIANT",
         always=("id", "updatedAt", "product.id"),
-        search={"sku": "sku", "barcode": "barcode", "id": "id"},
+        search={"sku": "sku", "barcode": "barcode"},
     ),
-    "products": _Resource(
-        "products", "PRODUCT", search={"handle": "handle", "id": "id", "title": "title"}
-    ),
+    "products": _Resource("products", "PRODUCT", search={"handle": "handle"}),
     "customers": _Resource(
         "customers",
         "CUSTOMER",
-        search={"email": "email", "defaultEmailAddress.emailAddress": "email", "id": "id"},
+        search={"email": "email", "defaultEmailAddress.emailAddress": "email"},
         aliases={
             "email": "defaultEmailAddress.emailAddress",
             "phone": "defaultPhoneNumber.phoneNumber",
