@@ -15,8 +15,8 @@ once and repeats the request; a second 401 fails as bad credentials.
 
 Token endpoints take form bodies (RFC 6749), which ``HttpClient`` does not send, so
 :func:`request_token` posts through the client's session itself, mapping transport failures and
-statuses the way the HTTP layer does: 400/401/403 from a token endpoint are bad credentials
-(``SourceFatalError`` naming the OAuth ``error`` code only), 429/5xx go through the shared
+statuses the way the HTTP layer does: 400/401/403/422 from a token endpoint are bad credentials
+(``SourceFatalError`` naming the OAuth ``error`` code, or a vendor's short message, only), 429/5xx go through the shared
 ``validate_response``. No token, secret or assertion ever appears in a message or a log event.
 
 Log events: ``oauth_token_fetched`` (system, grant, expires_in), ``oauth_token_rejected``.
@@ -181,7 +181,7 @@ def request_token(
     except requests.RequestException as exc:
         raise _transport_error(exc, context) from None
     status = response.status_code
-    if status in (400, 401, 403):
+    if status in (400, 401, 403, 422):
         code = _oauth_error_code(response)
         hint = f": {scrub(code, (*client.secrets, *secrets))}" if code else ""
         raise SourceFatalError(
@@ -211,6 +211,9 @@ def _oauth_error_code(response: requests.Response) -> str:
         error = body.get("error")
         if isinstance(error, str):
             return error[:80]
+        message = body.get("message")  # Akeneo: {"code": 422, "message": "No user found..."}
+        if isinstance(message, str):
+            return message[:80]
     if isinstance(body, list) and body and isinstance(body[0], Mapping):  # Salesforce-style list
         return str(body[0].get("errorCode", ""))[:80]
     return ""
