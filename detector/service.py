@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 
@@ -23,7 +24,7 @@ from detector.model import Kind, RunResult
 from detector.storage import Store
 from detector.storage.views import DiscrepancyFilter, RunOutcome
 
-__all__ = ["RunReport", "open_store", "run_once"]
+__all__ = ["RunReport", "open_store", "run_once", "store_exists"]
 
 log = structlog.get_logger()
 
@@ -32,6 +33,16 @@ log = structlog.get_logger()
 class RunReport:
     result: RunResult
     outcome: RunOutcome
+
+
+def store_exists(config: Config) -> bool:
+    """False before the first run against a SQLite file (read-only commands then have nothing to show)."""
+    url = config.storage_url
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            path = url.removeprefix(prefix).partition("?")[0]
+            return path in ("", ":memory:") or Path(path).exists()
+    return True
 
 
 @contextlib.contextmanager

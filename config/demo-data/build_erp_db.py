@@ -88,6 +88,8 @@ ORDERS: list[tuple[str, str, str | None, str, float]] = [
 PRODUCT_CHANGES: list[tuple[str, str, str, str, str, str]] = [
     ("SKU-1003", "list_price", "2026-11-19T08:30:00Z", "maria.buyer", "22.50", "24.0"),
     ("SKU-1005", "qty", "2026-11-19T17:45:00Z", "wms-receiving", "9", "12"),
+    # the ERP's logistics team re-weighs parcels; the PIM's content team edits weights too (a gap)
+    ("SKU-1002", "weight_kg", "2026-11-21T10:00:00Z", "logistics.team", "0.80", "0.85"),
 ]
 
 SCHEMA = """

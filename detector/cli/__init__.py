@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from detector import __version__
@@ -27,10 +29,19 @@ def main(log_level: str) -> None:
     configure_logging(log_level)
 
 
-def _register() -> None:
-    from detector.cli import ownership, reconcile, validate  # noqa: PLC0415 - commands attach to main
+COMMAND_MODULES = (
+    "validate",
+    "ownership",
+    "reconcile",
+    "discover",
+    "report",
+)
+"""Modules under ``detector.cli`` whose ``COMMANDS`` attach to ``main``, one per line."""
 
-    for module in (validate, ownership, reconcile):
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"detector.cli.{name}")
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,8 +20,10 @@ from detector.cli.common import (
 )
 from detector.config import Config
 from detector.exitcodes import ExitCode
+from detector.service import store_exists
+from detector.storage import Store
 
-__all__ = ["COMMANDS", "MatrixRow", "ownership_matrix"]
+__all__ = ["COMMANDS", "MatrixRow", "observed_writers", "ownership_matrix"]
 
 OWNER, READER, MAPPED = "O", "R", "-"
 
@@ -98,7 +101,7 @@ def ownership(config_path: Path, output_format: str) -> int:
     if output_format == "csv":
         click.echo(config.ownership.to_csv(), nl=False)
         return ExitCode.OK
-    writers = _observed_writers(config)
+    writers = observed_writers(config)
     rows = ownership_matrix(config, writers)
     if output_format == "json":
         payload = [
@@ -135,21 +138,15 @@ def ownership(config_path: Path, output_format: str) -> int:
     return ExitCode.OK
 
 
-def _observed_writers(config: Config) -> dict[tuple[str, str], set[str]]:
-    """Systems seen writing each field, from the change logs earlier runs stored (empty before any run)."""
-    try:
-        from detector.storage import Store  # noqa: PLC0415 - optional: storage may not exist yet
-    except ImportError:  # pragma: no cover
+def observed_writers(config: Config) -> dict[tuple[str, str], set[str]]:
+    """Systems seen writing each field (within ``settings.change_retention``) in earlier runs' change logs."""
+    if not store_exists(config):
         return {}
-    if (
-        config.storage_url.startswith("sqlite:///")
-        and not Path(config.storage_url.removeprefix("sqlite:///")).exists()
-    ):
-        return {}
+    since = datetime.now(UTC) - config.settings.change_retention
     store = Store.open(config.storage_url)
     try:
         found: dict[tuple[str, str], set[str]] = {}
-        for change in store.observed_changes(None):
+        for change in store.observed_changes(since):
             found.setdefault((change.entity, change.field), set()).add(change.acting_system)
         return found
     finally:
