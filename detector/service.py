@@ -135,6 +135,9 @@ def run_once(
             with contextlib.suppress(Exception):
                 store.fail_run(run_id, f"{type(exc).__name__}: {exc}", finished_at=now())
             raise
+        pruned = store.prune_observed_changes(now() - config.settings.change_retention)
+        if pruned:
+            log.info("observed_changes_pruned", count=pruned)
         log.info(
             "run_finished",
             run_id=run_id,
