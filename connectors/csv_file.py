@@ -2,11 +2,13 @@
 
 Reading is the hot path of a full reconciliation, so the common case goes through polars'
 multi-threaded reader with every column read as text (no type inference) and only the mapped
-columns materialised. Next to it, one cheap pass over the raw lines checks that every record has
-as many fields as the header: polars pads a short row with nulls, which would otherwise show up
-as empty values, i.e. false mismatches. Anything irregular (a short or long row, quoting polars
-refuses, quoted fields spanning lines) switches to a tolerant reader built on the standard
-``csv`` module, which reports each bad record as a ``RecordError`` with its row and line.
+columns materialised (plus the header's last column). Polars refuses long rows but pads a short
+row with nulls, which would show up as empty values, i.e. false mismatches; a short row always
+lacks the last field, so the rows whose last field is empty (usually none) are looked up as raw
+lines and their fields counted. Anything polars refuses (a long row, bad quoting), or a
+suspect row that cannot be checked line by line (quoted fields spanning lines), switches to a
+tolerant reader built on the standard ``csv`` module, which reports each bad record as a
+``RecordError`` with its row and line.
 
 Conventions:
 
@@ -122,8 +124,7 @@ class CsvConnector(Connector):
         if missing:
             raise missing_columns_error(spec, f"{path}", missing, self._hinted(header))
         try:
-            data, records_read = self._read_fast(spec, source, header, keys)
-            problems: list[RecordError] = []
+            data, problems, records_read = self._read_fast(spec, source, header, keys, path.name)
         except _Irregular:
             data, problems, records_read = self._read_tolerant(spec, path, header, keys)
         data, empty_keys = split_empty_keys(data, spec, path.name)
@@ -181,46 +182,43 @@ class CsvConnector(Connector):
         source: Path | bytes,
         header: list[str],
         keys: Collection[KeyTuple] | None,
-    ) -> tuple[pl.DataFrame, int]:
+        resource: str,
+    ) -> tuple[pl.DataFrame, list[RecordError], int]:
         paths = list(spec.paths)
+        last = header[-1]
+        extra = [] if last in paths else [last]
         frame = self._scan(
             source, null_values=[""], row_index_name=ROW_COLUMN, row_index_offset=2
-        ).select([*paths, ROW_COLUMN])
+        ).select([*paths, *extra, ROW_COLUMN])
         if keys is not None:
             frame = filter_keys_lazy(frame, spec.key_paths, keys)
         try:
             data = frame.with_columns(pl.col(ROW_COLUMN).cast(pl.Int64)).collect()
-            irregular = self._irregular_lines(source, len(header))
-        except pl.exceptions.PolarsError as exc:
+        except pl.exceptions.PolarsError as exc:  # long rows, quotes polars refuses
             raise _Irregular from exc
-        if irregular.filter(pl.col("kind") != "blank").height:
-            raise _Irregular
-        blank = irregular.get_column("row")
-        if blank.len():
-            data = data.filter(~pl.col(ROW_COLUMN).is_in(blank.implode()))
-        return data, data.height
+        # A short row has no last field, so polars shows it empty: only such rows (and blank
+        # lines) can be short, and only they need looking at as raw text.
+        suspects = data.filter(pl.col(last).is_null()).get_column(ROW_COLUMN)
+        problems: list[RecordError] = []
+        if suspects.len():
+            blank, short = self._check_lines(source, suspects, len(header))
+            for row, found in short:
+                message = f"expected {len(header)} fields (as the header), found {found}"
+                problems.append(
+                    RecordError(message, system=spec.system, resource=resource, row=row)
+                )
+            dropped = pl.Series([*blank, *(row for row, _ in short)], dtype=pl.Int64)
+            data = data.filter(~pl.col(ROW_COLUMN).is_in(dropped.implode()))
+        return data.drop(extra), problems, data.height + len(problems)
 
-    def _irregular_lines(self, source: Path | bytes, width: int) -> pl.DataFrame:
-        """Physical lines (after the header) that are blank, short/long, or open a quote."""
-        line = pl.col("line").str.strip_chars_end("\r")
-        quote = self._options.quote_char
-        delimiter = self._options.delimiter
-        if quote is None:
-            unquoted = line
-            odd_quotes: pl.Expr = pl.lit(value=False)
-        else:
-            q = re.escape(quote)
-            unquoted = line.str.replace_all(f"{q}[^{q}]*{q}", "")
-            odd_quotes = line.str.count_matches(quote, literal=True) % 2 == 1
-        fields = unquoted.str.count_matches(delimiter, literal=True) + 1
-        kind = (
-            pl.when(line.is_null() | (line == ""))
-            .then(pl.lit("blank"))
-            .when(odd_quotes)
-            .then(pl.lit("quote"))
-            .when(fields != width)
-            .then(pl.lit("fields"))
-        )
+    def _check_lines(
+        self, source: Path | bytes, rows: pl.Series, width: int
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """Blank rows and (row, fields) of short rows among ``rows``, read from the raw lines.
+
+        Raises _Irregular when rows and lines do not line up (a quoted field spans lines) or a
+        line's quoting is ambiguous: the tolerant reader then decides.
+        """
         lines = pl.scan_csv(
             source,
             has_header=False,
@@ -231,12 +229,39 @@ class CsvConnector(Connector):
             row_index_name="row",
             row_index_offset=1,
         )
-        return (
-            lines.filter(pl.col("row") > 1)
-            .select(pl.col("row").cast(pl.Int64), kind.alias("kind"))
-            .filter(pl.col("kind").is_not_null())
-            .collect()
-        )
+        line = pl.col("line").fill_null("").str.strip_chars_end("\r")
+        quote = self._options.quote_char
+        if quote is None:
+            unquoted, odd_quotes = line, pl.lit(value=False)
+        else:
+            q = re.escape(quote)
+            unquoted = line.str.replace_all(f"{q}[^{q}]*{q}", "")
+            odd_quotes = line.str.count_matches(quote, literal=True) % 2 == 1
+        try:
+            # collected one at a time: polars 2.1's collect_all confuses two scans of one file
+            line_count = int(lines.select(pl.len()).collect().item())
+            record_count = int(self._scan(source).select(pl.len()).collect().item())
+            if line_count != record_count + 1:
+                raise _Irregular
+            checked = (
+                lines.filter(pl.col("row").is_in(rows.implode()))
+                .select(
+                    pl.col("row").cast(pl.Int64),
+                    (line == "").alias("blank"),
+                    odd_quotes.alias("odd"),
+                    (unquoted.str.count_matches(self._options.delimiter, literal=True) + 1).alias(
+                        "fields"
+                    ),
+                )
+                .collect()
+            )
+        except pl.exceptions.PolarsError as exc:
+            raise _Irregular from exc
+        if checked.height != rows.len() or checked.get_column("odd").any():
+            raise _Irregular
+        blank = checked.filter(pl.col("blank")).get_column("row").to_list()
+        short = checked.filter(~pl.col("blank") & (pl.col("fields") != width))
+        return blank, list(short.select("row", "fields").iter_rows())
 
     def _read_tolerant(
         self,

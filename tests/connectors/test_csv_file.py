@@ -175,6 +175,21 @@ def test_short_row_is_a_problem_not_empty_values(tmp_path: Path) -> None:
     assert frame.records_read == 3
 
 
+def test_empty_last_cells_are_not_short_rows(tmp_path: Path) -> None:
+    write(tmp_path, "stock.csv", 'sku,location,qty,title,notes\nA,B,1,t,\nC,D,2,u,""\nE,F,3\n')
+    frame = connector(tmp_path).read(STOCK_SPEC)
+    assert rows(frame.data) == [("A", "B", "1", "t", 2), ("C", "D", "2", "u", 3)]
+    assert [p.row for p in frame.problems] == [4]
+    assert "found 3" in str(frame.problems[0])
+
+
+def test_short_row_among_requested_keys(tmp_path: Path) -> None:
+    write(tmp_path, "stock.csv", "sku,location,qty,title\nA,B,1\nC,D,2,u\n")
+    frame = connector(tmp_path).read(STOCK_SPEC, keys=[("A", "B"), ("C", "D")])
+    assert rows(frame.data) == [("C", "D", "2", "u", 3)]
+    assert [p.row for p in frame.problems] == [2]
+
+
 def test_long_row_is_a_problem(tmp_path: Path) -> None:
     write(tmp_path, "stock.csv", "sku,location,qty,title\nA,B,1,t,extra\nE,F,3,u\n")
     frame = connector(tmp_path).read(STOCK_SPEC)
