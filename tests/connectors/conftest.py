@@ -2,7 +2,7 @@
 
 ``database_url`` runs a SQL connector test against a fresh SQLite file always and against
 PostgreSQL when ``FIELDWARDEN_TEST_POSTGRES_URL`` is set (each test in its own schema, dropped
-afterwards); ``spec`` builds ResourceSpecs tersely.
+afterwards); ``make_spec`` builds ResourceSpecs tersely.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from connectors.base import ConnectorContext, FieldSpec, ResourceSpec
+from connectors.base import FieldSpec, ResourceSpec
 
 POSTGRES_ENV = "FIELDWARDEN_TEST_POSTGRES_URL"
 
@@ -50,11 +50,6 @@ def make_spec(
         changes=changes,
         query=query,
     )
-
-
-@pytest.fixture
-def context(tmp_path: Path) -> ConnectorContext:
-    return ConnectorContext(base_dir=tmp_path)
 
 
 @dataclass(frozen=True)
