@@ -1,0 +1,167 @@
+"""Engines and error translation: how the store talks to SQLite and PostgreSQL.
+
+SQLite (the default, one host) runs in WAL mode so the CLI reads while the daemon writes, with a
+``busy_timeout`` so a writer waits for the lock instead of failing at once, foreign keys on,
+and every *write* transaction opened with ``BEGIN IMMEDIATE``: it takes the write lock up front,
+so a transaction that reads then writes can never fail half-way with ``SQLITE_BUSY_SNAPSHOT``.
+Reads use a plain (deferred) ``BEGIN`` and never take the write lock. A new database file is
+created with mode 0600. PostgreSQL gets a pre-pinged pool (it survives a server restart) and
+write transactions serialise on an advisory lock, the counterpart of ``BEGIN IMMEDIATE``.
+
+Every database error leaves the store as :class:`~detector.errors.StorageError` (or
+:class:`~detector.errors.LockedError` for a lock timeout) whose message names the database
+without its password or query string. Statement parameters (which may hold personal data) are
+kept out of error messages with ``hide_parameters``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from detector.errors import LockedError, StorageError
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "WRITE_OPTION",
+    "create_store_engine",
+    "safe_url",
+    "translate_errors",
+]
+
+BUSY_TIMEOUT_S = 10.0
+"""How long a writer waits for the database lock before :class:`LockedError`."""
+
+WRITE_OPTION = "fieldwarden_write"
+"""Execution option marking a connection whose transactions write (``BEGIN IMMEDIATE``)."""
+
+PG_WRITE_LOCK_KEY = 0x6677_7264  # "fwrd": one advisory lock per database for Fieldwarden writers
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as it may appear in messages: no password, no query string."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    return parsed.set(query={}).render_as_string(hide_password=True)
+
+
+def _is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create a new database file readable by its owner only (SQLite copies the mode to -wal)."""
+    if path.exists():
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot create the database file {path}: {exc.strerror}") from None
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module; the "begin" hook emits BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # Bigger pages suit bulk runs; only takes effect on a new, empty database file.
+        cursor.execute("PRAGMA page_size = 8192")
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL mode
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA temp_store = MEMORY")  # the per-run scratch tables
+        cursor.execute("PRAGMA cache_size = -32768")  # 32 MiB: a 100k-row run fits
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _on_postgres_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(WRITE_OPTION, False):
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK_KEY})")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine configured for the store (see the module docstring)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"invalid storage URL {safe_url(url)!r}: {exc}") from None
+    try:
+        if _is_sqlite(parsed):
+            path = _sqlite_file(parsed)
+            if path is not None:
+                _create_private_file(path)
+            engine = create_engine(
+                parsed, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S}
+            )
+            event.listen(engine, "connect", _on_sqlite_connect)
+            event.listen(engine, "begin", _on_sqlite_begin)
+        else:
+            engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+            if parsed.get_backend_name() == "postgresql":
+                event.listen(engine, "begin", _on_postgres_begin)
+    except (ArgumentError, ImportError) as exc:
+        raise StorageError(f"cannot use storage {safe_url(parsed)!r}: {exc}") from None
+    return engine
+
+
+def _is_lock_error(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return "locked" in str(orig) or "busy" in str(orig)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate == "55P03"  # lock_not_available (lock_timeout)
+
+
+@contextmanager
+def translate_errors(url: URL, operation: str) -> Iterator[None]:
+    """Re-raise database errors as StorageError/LockedError with a password-free message."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+        reason = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+        # Keep the original as the cause for debugging, unless it would carry the password.
+        cause: BaseException | None = exc
+        if url.password:
+            secret = str(url.password)
+            reason = reason.replace(secret, "***")
+            if secret in str(exc) or secret in repr(exc.args):
+                cause = None
+        where = safe_url(url)
+        if isinstance(exc, DBAPIError) and _is_lock_error(exc):
+            raise LockedError(
+                f"{operation}: the storage {where} is locked by another writer "
+                f"(waited {BUSY_TIMEOUT_S:g}s): {reason}"
+            ) from cause
+        raise StorageError(f"{operation} failed on {where}: {reason}") from cause

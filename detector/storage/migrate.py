@@ -1,0 +1,81 @@
+"""Schema migrations, run from code.
+
+The Alembic scripts ship inside the package (``migrations/``); :func:`upgrade` applies them on a
+connection the caller holds in a write transaction, so the schema change and the version stamp
+commit together. A database stamped with a revision this code does not know was migrated by a
+newer Fieldwarden: it is refused rather than touched.
+
+To add a migration during development::
+
+    from alembic import command
+    from detector.storage.migrate import alembic_config
+    command.revision(alembic_config(), message="add x", rev_id="0002_add_x")
+
+then write ``upgrade()``/``downgrade()`` by hand (or with ``autogenerate=True`` and
+``config.attributes["connection"]`` set to a connection of a database at head).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection
+
+from detector.errors import StorageError
+
+__all__ = ["MIGRATIONS_DIR", "VERSION_TABLE", "alembic_config", "current_revision", "head_revision", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "fieldwarden_schema_version"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config built in code; ``connection`` is what ``env.py`` migrates."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships 0001
+        raise StorageError("no storage migrations found in the installed package")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is stamped with, or None for an empty database."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def upgrade(connection: Connection) -> tuple[str | None, str]:
+    """Migrate to head inside the caller's transaction; returns (revision before, head).
+
+    Raises :class:`StorageError` when the database is newer than this code.
+    """
+    config = alembic_config(connection)
+    script = ScriptDirectory.from_config(config)
+    head = head_revision()
+    current = current_revision(connection)
+    if current is not None:
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current not in known:
+            raise StorageError(
+                f"the database schema is at revision {current!r}, which this Fieldwarden does not "
+                f"know (its newest is {head!r}): it was migrated by a newer version; upgrade "
+                "Fieldwarden instead of downgrading the database"
+            )
+    if current == head:
+        return current, head
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        raise StorageError(f"storage migration failed: {exc}") from exc
+    return current, head
