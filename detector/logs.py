@@ -21,17 +21,21 @@ import structlog
 from detector.privacy import mask_text
 from detector.secrets import redact
 
-__all__ = ["LEVELS", "configure_logging", "scrub", "scrub_text"]
+__all__ = ["LEVELS", "configure_logging", "neutralise", "scrub", "scrub_text"]
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]|\x1b\[[0-9;?]*[ -/]*[@-~]?")
+# escape sequences first (a whole CSI sequence becomes one "?"), then any other control character
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]?|[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def neutralise(text: str) -> str:
+    """Text that cannot move a terminal's cursor or start a new line: CR/LF shown, escapes replaced."""
+    return _CONTROL.sub("?", text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def scrub_text(text: str) -> str:
     """Text made safe for a log line: no secrets, no raw personal data, no control characters."""
-    text = mask_text(redact(text))
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
-    return _CONTROL.sub("?", text)
+    return neutralise(mask_text(redact(text)))
 
 
 def _scrub_value(value: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from rich.console import Console
 from detector.config import Config, load_config
 from detector.errors import ConfigError, FieldwardenError, LockedError, StorageError
 from detector.exitcodes import ExitCode
-from detector.logs import scrub_text
+from detector.logs import neutralise, scrub_text
 from detector.secrets import redact
 
 __all__ = ["config_option", "echo_problems", "format_option", "guarded", "load_or_exit", "safe"]
@@ -25,14 +24,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 log = structlog.get_logger()
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]|\x1b\[[0-9;?]*[ -/]*[@-~]?")
 
 
 def safe(value: object) -> str:
     """Text fit for a terminal: terminal escapes and control characters neutralised, newlines shown."""
-    text = "" if value is None else str(value)
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
-    return _CONTROL.sub("?", text)
+    return neutralise("" if value is None else str(value))
 
 
 def wide_console() -> Console:
