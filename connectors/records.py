@@ -10,6 +10,7 @@ here). Values are rendered as text exactly once, here, so every connector agrees
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
@@ -38,6 +39,8 @@ def render_value(value: Any) -> str | None:
     if isinstance(value, int | Decimal):
         return str(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return repr(value)  # "nan", "inf": kept as text, read as invalid by numeric comparators
         return repr(value) if value != int(value) or abs(value) >= 1e16 else str(int(value)) + ".0"
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -107,21 +110,31 @@ def frame_from_records(
         for path in paths:
             columns[path].append(values[path])
         rows.append(position)
-    schema: dict[str, Any] = {path: pl.Utf8 for path in paths}
+    schema: dict[str, Any] = dict.fromkeys(paths, pl.Utf8)
     schema[ROW_COLUMN] = pl.Int64
     data = pl.DataFrame({**columns, ROW_COLUMN: rows}, schema=schema)
     return SourceFrame(data=data, problems=problems, complete=complete, records_read=seen)
 
 
-def filter_keys(frame: SourceFrame, spec: ResourceSpec, keys: Collection[KeyTuple] | None) -> SourceFrame:
+def filter_keys(
+    frame: SourceFrame, spec: ResourceSpec, keys: Collection[KeyTuple] | None
+) -> SourceFrame:
     """Keep only ``keys`` (raw key tuples); for connectors that cannot ask the system for them."""
     if keys is None:
         return frame
     key_paths = list(spec.key_paths)
+    width = len(key_paths)
+    wrong = next((k for k in keys if len(k) != width), None)
+    if wrong is not None:
+        raise ValueError(
+            f"key {wrong!r} has {len(wrong)} parts; {spec.label} keys have {width} ({', '.join(key_paths)})"
+        )
     wanted = pl.DataFrame(
         [list(k) for k in keys] if keys else [],
         schema=dict.fromkeys(key_paths, pl.Utf8),
         orient="row",
     ).unique()
     data = frame.data.join(wanted, on=key_paths, how="semi", nulls_equal=False)
-    return SourceFrame(data=data, problems=frame.problems, complete=frame.complete, records_read=data.height)
+    return SourceFrame(
+        data=data, problems=frame.problems, complete=frame.complete, records_read=data.height
+    )
