@@ -41,9 +41,10 @@ changed, not which field nor who), so without ``change_log_endpoint`` the change
 (the engine compares values only; ``lag`` counts from first sight). With it, the Change Log
 entries of the resource's table (``items`` 27, ``customers`` 18, ``vendors`` 23; entity option
 ``table_no`` for others) from ``since`` (default: the last 7 days) become ``Change`` entries
-keyed by ``Primary Key Field 1 Value`` (the record's No., so map the key to ``number``; a custom
-API page exposing ``changedRecordSystemId`` also serves key ``id``). Change Log must be enabled
-for those tables and fields in *Change Log Setup*.
+keyed by ``Primary Key Field 1 Value`` (the record's No.; when the mapping's key is another
+property, such as a customer's ``email``, the records are looked up by No. to find their keys;
+a custom API page exposing ``changedRecordSystemId`` serves key ``id`` directly). Change Log
+must be enabled for those tables and fields in *Change Log Setup*.
 
 Actor (``Change.changed_by``): the Change Log ``User ID`` as Business Central records it: the
 user name (``ADMIN``, ``CONTOSO\\JANE``) or, for an app, the name of its application user
@@ -324,24 +325,48 @@ class BusinessCentralConnector(Connector):
             "$filter": f"{names['table']} eq {table_no} and {names['date']} ge {_odata_time(start)}"
         }
         resolve = self._field_resolver(spec, table_no)
-        key_source = names["system_id"] if spec.key_paths == ("id",) else names["pk1"]
-        entries, _ = self._list(endpoint, params)
-        for entry in entries:
+        by_id = spec.key_paths == ("id",)
+        key_source = names["system_id"] if by_id else names["pk1"]
+        relevant: list[tuple[Mapping[str, Any], str, datetime]] = []
+        for entry in self._list(endpoint, params)[0]:
             if not isinstance(entry, Mapping):
                 continue
             path = resolve(entry.get(names["field_no"]), entry.get(names["caption"]))
             changed_at = parse_timestamp(entry.get(names["date"]))
-            key = render_value(entry.get(key_source))
-            if path is None or changed_at is None or not key or changed_at < start:
+            if path is not None and changed_at is not None and changed_at >= start:
+                relevant.append((entry, path, changed_at))
+        numbers = {render_value(e.get(key_source)) or "" for e, _, _ in relevant} - {""}
+        keys = self._keys_by_number(spec, numbers, by_id)
+        for entry, path, changed_at in relevant:
+            key = keys.get(render_value(entry.get(key_source)) or "")
+            if key is None:
                 continue
             yield Change(
-                key=(key,),
+                key=key,
                 field=path,
                 changed_at=changed_at,
                 changed_by=render_value(entry.get(names["user"])),
                 old_value=render_value(entry.get(names["old"])),
                 new_value=render_value(entry.get(names["new"])),
             )
+
+    def _keys_by_number(
+        self, spec: ResourceSpec, numbers: set[str], by_id: bool
+    ) -> dict[str, KeyTuple]:
+        """Change Log primary key (No.) -> the mapping's key; looked up when the key is not No."""
+        if by_id or spec.key_paths == ("number",):
+            return {n: (n,) for n in numbers}
+        found: dict[str, KeyTuple] = {}
+        path = self._entity_path(spec)
+        for group in chunks(sorted(numbers), _KEYS_PER_FILTER):
+            where = " or ".join(f"number eq {odata_quote(n)}" for n in group)
+            for record in self._list(path, {"$filter": where})[0]:
+                if not isinstance(record, Mapping):
+                    continue
+                key = tuple(render_value(record.get(p)) or "" for p in spec.key_paths)
+                if all(key):
+                    found[str(record.get("number"))] = key
+        return found
 
     def _field_resolver(
         self, spec: ResourceSpec, table_no: int

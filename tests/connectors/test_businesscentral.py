@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
-from connectors.base import Change
+from connectors.base import Change, FieldSpec
 from connectors.businesscentral import BusinessCentralConnector, BusinessCentralOptions, odata_quote
 from detector.config import load_config
 from detector.engine.changes import ChangeLog, summarise_changes
@@ -167,6 +167,15 @@ def test_change_log_entries_become_changes(bc: BusinessCentralConnector, fake: F
     ]
     assert changes[0].changed_at == datetime(2024, 5, 2, 9, 14, 0, 793000, tzinfo=UTC)
     assert fake.filters == ["tableNo eq 27 and dateAndTime ge 2024-05-01T00:00:00Z"]
+
+
+def test_change_log_keys_are_looked_up_when_the_key_is_not_the_number(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
+    by_name = replace(spec(price="unitPrice"), key=(FieldSpec("key", "displayName"),))
+    changes = list(bc.read_changes(by_name, SINCE))
+    assert [(c.key, c.changed_by) for c in changes] == [(("Wool Cap",), INTEGRATION), (("Wool Cap",), HUMAN)]
+    assert fake.filters[1] == "number eq '1896-S'"
 
 
 def test_change_log_fields_option_and_caption_fallback(tmp_path: Path, fake: FakeBusinessCentral) -> None:
