@@ -126,7 +126,9 @@ class RateLimitedError(SourceRetriableError):
 
     status_label = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **context: object
+    ) -> None:
         self.retry_after = retry_after
         super().__init__(message, **context)  # type: ignore[arg-type]
 
@@ -187,7 +189,9 @@ class LockedError(StorageError):
 class AlertDeliveryError(FieldwardenError):
     """A sink could not take an event. ``retriable`` tells the outbox whether to try again."""
 
-    def __init__(self, message: str, *, sink: str, retriable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, sink: str, retriable: bool, retry_after: float | None = None
+    ) -> None:
         self.sink = sink
         self.retriable = retriable
         self.retry_after = retry_after

@@ -24,8 +24,9 @@ __all__ = ["allowed_keys", "problems_from_errors", "suggest"]
 
 def suggest(word: str, candidates: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` when a candidate is close to ``word``, else empty."""
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    by_folded = {c.casefold(): c for c in candidates}
+    match = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f" (did you mean {by_folded[match[0]]!r}?)" if match else ""
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -133,6 +134,13 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Loc:
     return tuple(kept)
 
 
+def _other_arm(loc: Loc, error: ErrorDetails, located: list[tuple[Loc, ErrorDetails]]) -> bool:
+    """A type error from a union arm the value was clearly not meant for (a deeper error exists)."""
+    if not error["type"].endswith("_type"):
+        return False
+    return any(len(other) > len(loc) and other[: len(loc)] == loc for other, _ in located)
+
+
 def _describe(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -148,8 +156,10 @@ def problems_from_errors(
     """One located problem per pydantic error; never echoes the offending input (it may be a secret)."""
     problems: list[ConfigProblem] = []
     seen: set[tuple[Loc, str]] = set()
-    for error in errors:
-        loc = _data_path(tuple(error["loc"]), data)
+    located = [(_data_path(tuple(e["loc"]), data), e) for e in errors]
+    for loc, error in located:
+        if _other_arm(loc, error, located):
+            continue
         full = (*prefix, *loc)
         kind = error["type"]
         if kind == "extra_forbidden":
