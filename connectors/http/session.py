@@ -79,7 +79,25 @@ def same_origin(old_url: str, new_url: str) -> bool:
 
 
 class FieldwardenSession(requests.Session):
-    """A Session that refuses cross-origin redirects (they would carry our credentials)."""
+    """A Session that refuses cross-origin redirects (they would carry our credentials) and
+    keeps its configured CA bundle even when ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are set."""
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: Any,
+        stream: bool | None,
+        verify: bool | str | None,
+        cert: Any,
+    ) -> Any:
+        settings = super().merge_environment_settings(
+            url, proxies, stream, verify, cert
+        )
+        # requests lets the environment's bundle replace session.verify (psf/requests#3829),
+        # which would silently ignore a ca_bundle from config in most containers.
+        if verify is None and isinstance(self.verify, str):
+            settings["verify"] = self.verify
+        return settings
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
