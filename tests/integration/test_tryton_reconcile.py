@@ -32,6 +32,7 @@ from tests.integration.tryton_server import (
     Shop,
     TrytonRpc,
     TrytonServer,
+    backdate,
     change_stock,
     current_state,
     set_stock,
@@ -253,7 +254,9 @@ def test_unknown_database_is_fatal(tryton_shop: tuple[TrytonServer, Shop], tmp_p
 # --- fieldwarden reconcile end to end ---------------------------------------------------------
 
 
-def write_reconcile_setup(root: Path, server: TrytonServer, state: dict[str, Any]) -> Path:
+def write_reconcile_setup(
+    root: Path, server: TrytonServer, state: dict[str, Any], *, price_lag: str | None = None
+) -> Path:
     """A config with Tryton as owner (erp) and a CSV storefront agreeing with ``state``."""
     storefront = root / "storefront"
     storefront.mkdir(parents=True)
@@ -262,6 +265,7 @@ def write_reconcile_setup(root: Path, server: TrytonServer, state: dict[str, Any
         writer.writerow(["sku", "price", "inventory_quantity"])
         for sku, (price, quantity) in sorted(state.items()):
             writer.writerow([sku, str(price), str(int(quantity))])
+    lag = f", lag: {price_lag}" if price_lag else ""
     config = root / "fieldwarden.yaml"
     config.write_text(
         textwrap.dedent(
@@ -291,7 +295,7 @@ def write_reconcile_setup(root: Path, server: TrytonServer, state: dict[str, Any
                     key: sku
                     fields: {{price: price, stock: inventory_quantity}}
             ownership:
-              product.price: {{owner: erp, readers: [storefront], compare: money, severity: high}}
+              product.price: {{owner: erp, readers: [storefront], compare: money{lag}, severity: high}}
               product.stock: {{owner: erp, readers: [storefront], compare: integer, severity: high}}
             alerts:
               - {{type: log, path: alerts.jsonl}}
@@ -332,7 +336,7 @@ def test_reconcile_finds_exactly_the_price_and_stock_edits(
 
     code, document, output = run_reconcile(config, server)
     assert code == 0, output[-4000:]
-    assert document["discrepancies"] == []
+    assert document["discrepancies"] == [], output[-4000:]
     assert {(s["system"], s["status"]) for s in document["sources"]} == {
         ("erp", "ok"),
         ("storefront", "ok"),
@@ -356,10 +360,35 @@ def test_reconcile_finds_exactly_the_price_and_stock_edits(
     assert found == {
         ("value_mismatch", "product", price_sku, "price", "erp", "storefront"),
         ("value_mismatch", "product", stock_sku, "stock", "erp", "storefront"),
-    }
+    }, output[-4000:]
     by_field = {d["field"]: d for d in document["discrepancies"]}
     assert by_field["price"]["owner_value"] == str(new_price)
     assert by_field["price"]["system_value"] == str(state[price_sku][0])
     assert Decimal(by_field["stock"]["owner_value"]) == new_stock
     assert by_field["stock"]["system_value"] == str(int(state[stock_sku][1]))
     assert all(d["status"] == "open" for d in document["discrepancies"])
+
+
+def test_reconcile_counts_lag_from_the_tryton_edit(
+    tryton_shop: tuple[TrytonServer, Shop], tryton_rpc: TrytonRpc, tmp_path: Path
+) -> None:
+    """Tryton's change signal reaches the engine: ``lag`` counts from the owner's edit.
+
+    Seen for the first time, a mismatch whose Tryton edit is older than the lag is open at
+    once; one edited just now is pending (sync in flight). Without the change log both would
+    be pending, since lag would then count from first sight.
+    """
+    server, shop = tryton_shop
+    state = current_state(tryton_rpc, shop)
+    config = write_reconcile_setup(tmp_path, server, state, price_lag="1h")
+
+    set_template_price(tryton_rpc, shop, "SKU-0002", state["SKU-0002"][0] + Decimal("1.00"))
+    backdate(server, shop, "SKU-0002", timedelta(hours=2))  # as if edited two hours ago
+    set_template_price(tryton_rpc, shop, "SKU-0003", state["SKU-0003"][0] + Decimal("1.00"))
+
+    code, document, output = run_reconcile(config, server)
+    assert code == 1, output[-4000:]
+    statuses = {(d["key"], d["field"]): d["status"] for d in document["discrepancies"]}
+    assert statuses == {("SKU-0002", "price"): "open", ("SKU-0003", "price"): "pending"}, output[
+        -4000:
+    ]

@@ -29,12 +29,13 @@ import importlib.util
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -482,6 +483,25 @@ def set_stock(rpc: TrytonRpc, shop: Shop, sku: str, quantity: int) -> int:
     )
     rpc.model("stock.inventory", "confirm", [inventory])
     return inventory
+
+
+def backdate(server: TrytonServer, shop: Shop, sku: str, age: timedelta) -> None:
+    """Make a product and its template look last edited ``age`` ago.
+
+    Tryton's API cannot set ``write_date``, so this writes the database directly; it only
+    simulates an edit made earlier, so that tests about ``lag`` need not sleep.
+    """
+    stamp = (datetime.now(UTC) - age).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    path = server.root / f"{server.database}.sqlite"
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db, db:
+        for table, row in (
+            ("product_template", shop.templates[sku]),
+            ("product_product", shop.products[sku]),
+        ):
+            db.execute(
+                f"UPDATE {table} SET write_date = ?, create_date = ? WHERE id = ?",
+                (stamp, stamp, row),
+            )
 
 
 def current_state(rpc: TrytonRpc, shop: Shop) -> dict[str, tuple[Decimal | None, float]]:
