@@ -160,9 +160,13 @@ def enqueue(store: Store, sink: SinkFilter, *, since: datetime) -> int:
         literal(DeliveryStatus.PENDING, String),
         literal(0, Integer),
     ).where(e.at >= since, sink.where(), ~already)
-    statement = insert(DELIVERIES).from_select(["event_id", "sink", "status", "attempts"], source)
+    statement = (
+        insert(DELIVERIES)
+        .from_select(["event_id", "sink", "status", "attempts"], source)
+        .returning(d.id)
+    )
     with store._write("enqueue alert deliveries") as conn:
-        return int(conn.execute(statement).rowcount or 0)
+        return len(conn.execute(statement).all())
 
 
 def claim_due(
