@@ -35,6 +35,10 @@ COMMAND_MODULES = (
     "reconcile",
     "discover",
     "report",
+    "alerts",
+    "discrepancies",
+    "ack",
+    "runs",
 )
 """Modules under ``detector.cli`` whose ``COMMANDS`` attach to ``main``, one per line."""
 
