@@ -323,7 +323,15 @@ class TrytonServer:
 def running_server(root: Path) -> Iterator[TrytonServer]:
     server = TrytonServer(root)
     server.init_database()
-    server.start()
+    try:
+        server.start()
+    except RuntimeError:
+        if "Address already in use" not in server.log_tail():
+            raise
+        # The free port was taken between choosing it and trytond binding it: choose again.
+        server.port = _free_port()
+        server.write_config()
+        server.start()
     try:
         yield server
     finally:
