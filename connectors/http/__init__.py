@@ -7,7 +7,8 @@ Public API (stable; everything else is internal):
     ``token``/``password``/``client_secret`` (SecretStr), ``username``, ``client_id``,
     ``api_version``, ``ca_bundle`` (relative to the config folder), ``timeout`` (30 s),
     ``page_size``, ``max_pages`` (10 000), ``retry_after_cap`` (300 s), ``max_retries`` (5),
-    ``backoff_factor`` (0.5; 0 in tests). Subclass it for vendor options (Odoo and Tryton add
+    ``backoff_factor`` (0.5; 0 in tests), ``max_response_bytes`` (64 MiB; a bigger body is
+    ``InvalidPayloadError``). Subclass it for vendor options (Odoo and Tryton add
     ``database``). ``resolve_ca_bundle(path, base_dir)`` gives the ``verify`` value; ``USER_AGENT``
     is ``fieldwarden/<version>``.
 ``HttpClient(options, context, system=..., auth={"Header": SecretStr(...)}, base_url=None)``

@@ -181,7 +181,7 @@ class HttpClient:
     ) -> requests.Response:
         context: dict[str, Any] = {"system": self.system, "url": redact_url(url)}
         try:
-            return self.session.request(
+            response = self.session.request(
                 method,
                 url,
                 params=params,
@@ -190,7 +190,10 @@ class HttpClient:
                 auth=self.auth,
                 timeout=self.options.timeout,
                 allow_redirects=False,
+                stream=True,
             )
+            self._read_body(response, context)
+            return response
         # The library's own messages contain the full URL (query string included), so each is
         # replaced by a message of ours and the chain is cut (``from None``).
         except requests.exceptions.SSLError:
@@ -209,6 +212,34 @@ class HttpClient:
             raise InvalidPayloadError("response body truncated or undecodable", **context) from None
         except requests.exceptions.RequestException as exc:
             raise SourceFatalError(f"request failed ({type(exc).__name__})", **context) from None
+
+    def _read_body(self, response: requests.Response, context: dict[str, Any]) -> None:
+        """Read the (streamed) body into ``response.content``, refusing one over the size cap.
+
+        A declared ``Content-Length`` over the cap is refused before reading anything; an
+        undeclared (chunked) body is refused as soon as it grows past the cap, so a hostile or
+        broken endpoint cannot make the daemon hold an unbounded body in memory.
+        """
+        limit = self.options.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        too_large = InvalidPayloadError(
+            f"response body larger than the {limit:,} byte limit (max_response_bytes)",
+            status=response.status_code,
+            **context,
+        )
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise too_large
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # what requests' own .content does after reading
+        response.close()
 
     def request_json(
         self,

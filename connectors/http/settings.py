@@ -57,6 +57,8 @@ class HttpOptions(ConnectorOptions):
     """Retries of one request on 429/5xx/connection errors/timeouts (and vendor throttling)."""
     backoff_factor: float = Field(default=0.5, ge=0, le=60)
     """Exponential backoff base in seconds between retries without a Retry-After; 0 in tests."""
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """Largest response body read (64 MiB); a bigger one fails the read as invalid_payload."""
 
     @field_validator("url")
     @classmethod
