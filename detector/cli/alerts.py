@@ -308,7 +308,7 @@ def alerts(
         events = store.events(filters=filters)
         _emit(events, output_format, console, follow=follow, header=True)
         if not follow:
-            notes = console if output_format == "table" else Console(stderr=True)
+            notes = console if output_format == "table" else Console(stderr=True, soft_wrap=True)
             _print_dead(store, notes)
             return 0
         last_id = events[-1].id if events else _newest_id(store)
