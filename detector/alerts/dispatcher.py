@@ -219,7 +219,7 @@ class _Run:
         try:
             sink.preflight()
         except AlertDeliveryError as exc:
-            self.record(sink, [self.failed(sink, d, exc) for d in claimed])
+            self.record(sink, self.failed(sink, claimed, exc))
             return
         messages = self.messages(sink, claimed)
         for index, message in enumerate(messages):
@@ -280,37 +280,56 @@ class _Run:
                 digest=message.digest,
             )
             return
-        self.record(sink, [self.failed(sink, d, error) for d in message.deliveries])
+        self.record(sink, self.failed(sink, message.deliveries, error))
 
-    def failed(self, sink: Sink, delivery: ClaimedDelivery, error: AlertDeliveryError) -> Attempt:
-        attempt = delivery.attempts + 1
+    def failed(
+        self, sink: Sink, deliveries: Sequence[ClaimedDelivery], error: AlertDeliveryError
+    ) -> list[Attempt]:
+        """Outcomes of one failed message: dead (final error or out of attempts) or retry.
+
+        Logged once per outcome, not once per event: a failed digest is one problem.
+        """
         reason = str(error)
-        if not error.retriable or attempt >= sink.max_attempts:
+        dead: list[ClaimedDelivery] = []
+        retry: list[ClaimedDelivery] = []
+        for delivery in deliveries:
+            final = not error.retriable or delivery.attempts + 1 >= sink.max_attempts
+            (dead if final else retry).append(delivery)
+        attempts = [Attempt(d.delivery_id, "dead", error=reason) for d in dead]
+        if dead:
             log.error(
                 "alert_delivery_dead",
                 sink=sink.name,
-                event_id=delivery.event.id,
-                alert_event=delivery.event.event,
-                discrepancy_id=delivery.event.discrepancy_id,
-                attempts=attempt,
+                events=len(dead),
+                event_id=dead[0].event.id,
+                alert_event=dead[0].event.event,
+                discrepancy_id=dead[0].event.discrepancy_id,
+                attempts=max(d.attempts for d in dead) + 1,
                 error=reason,
             )
-            return Attempt(delivery.delivery_id, "dead", error=reason)
-        delay = self.policy.delay(attempt, error.retry_after)
-        log.warning(
-            "alert_delivery_failed",
-            sink=sink.name,
-            event_id=delivery.event.id,
-            attempts=attempt,
-            retry_in_s=round(delay, 3),
-            error=reason,
-        )
-        return Attempt(
-            delivery.delivery_id,
-            "retry",
-            error=reason,
-            next_attempt_at=self.now() + timedelta(seconds=delay),
-        )
+        if retry:
+            first = min(d.attempts for d in retry) + 1
+            delay = self.policy.delay(first, error.retry_after)
+            log.warning(
+                "alert_delivery_failed",
+                sink=sink.name,
+                events=len(retry),
+                event_id=retry[0].event.id,
+                attempts=first,
+                retry_in_s=round(delay, 3),
+                error=reason,
+            )
+            attempts += [
+                Attempt(
+                    d.delivery_id,
+                    "retry",
+                    error=reason,
+                    next_attempt_at=self.now()
+                    + timedelta(seconds=self.policy.delay(d.attempts + 1, error.retry_after)),
+                )
+                for d in retry
+            ]
+        return attempts
 
     def record(self, sink: Sink, attempts: list[Attempt]) -> None:
         record_attempts(self.store, attempts, now=self.now())

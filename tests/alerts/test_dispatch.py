@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -382,3 +383,39 @@ def test_masked_values_are_nowhere_raw_in_logs_or_alert_payloads(
     with open_store(config) as store:
         raw = {d.field: d.system_value for d in store.discrepancies()}
     assert raw["email"] == "canary.reader@example.com"
+
+
+def test_a_destination_that_never_answers_times_out_and_is_retried(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (kernel backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        config = load_config(build(tmp_path, webhook(url, extra=", timeout: 0.2")))
+        run(config)
+        report = deliver(config, policy=DispatchPolicy(backoff_base=60))
+    assert report.retrying == 1
+    [delivery] = events(config)[0].deliveries
+    assert delivery.status == "pending"
+    assert "timed out" in (delivery.last_error or "")
+
+
+def test_source_failures_and_recoveries_are_alerted(
+    tmp_path: Path, receiver: Receiver, pacer: Pacer
+) -> None:
+    config = load_config(build(tmp_path, LOG + webhook(receiver.url, "slack"), wrong=0))
+    run(config)
+    variants = tmp_path / "shop" / "variants.csv"
+    saved = variants.read_text()
+    variants.unlink()
+    run(config, T0 + timedelta(hours=1))
+    variants.write_text(saved)
+    run(config, T0 + timedelta(hours=2))
+    deliver(config, pacer=pacer, policy=DispatchPolicy(backoff_base=0, pace_budget=5))
+    lines = log_lines(tmp_path)
+    assert [line["event"] for line in lines] == ["source_failed", "source_recovered"]
+    assert lines[0]["discrepancy"] is None
+    assert lines[0]["source"]["system"] == "shop"
+    assert [b["blocks"][0]["text"]["text"] for b in receiver.bodies()] == [
+        "Source failed: shop/product",
+        "Source recovered: shop/product",
+    ]
