@@ -1,0 +1,202 @@
+"""Where Fieldwarden's time goes: one ``reconcile`` through its CLI, in-process, timed by phase.
+
+``python -m bench.profile_fw DATA_DIR [--format csv] [--cprofile OUT.txt]`` prints one JSON
+object. Timers wrap the engine's own functions at their module attributes (nothing in detector/
+or connectors/ is modified); exclusive times are derived for nested phases, and what no timer
+covers is reported as "other". Phases:
+
+* read: ``read_source`` (the connector's read, per source);
+* canonicalise: ``canonical_frame`` (key, ``where``, duplicate split);
+* duplicate_key findings: ``runner._duplicates``;
+* join + missing/orphan: ``compare_pair`` minus its per-field work;
+* comparators: ``diff.normalize`` + ``diff.equal`` (only rows whose raw text differs);
+* candidates + build discrepancies: ``diff._compare_field`` minus the comparators;
+* storage commit: ``Store.record_run``;
+* report JSON: ``report_json`` + ``dump_json`` (+ writing the file is in "other").
+
+Also how much the process's peak RSS grew during each phase, to show where memory climbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import io
+import json
+import pstats
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.stack import config_path
+
+__all__ = ["PHASES", "main", "profile"]
+
+#: (module, attribute (Class.method allowed), phase label)
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("detector.engine.runner", "read_source", "read"),
+    ("detector.engine.runner", "canonical_frame", "canonicalise"),
+    ("detector.engine.runner", "_duplicates", "duplicate_key findings"),
+    ("detector.engine.runner", "_change_logs", "change logs"),
+    ("detector.engine.runner", "compare_pair", "compare_pair"),
+    ("detector.engine.diff", "_compare_field", "_compare_field"),
+    ("detector.engine.diff", "normalize", "normalize"),
+    ("detector.engine.diff", "equal", "equal"),
+    ("detector.engine.runner", "_dedupe", "dedupe"),
+    ("detector.service", "carried_findings", "load carried findings"),
+    ("detector.storage.store", "Store.record_run", "storage commit"),
+    ("detector.cli.reconcile", "report_json", "report_json"),
+    ("detector.cli.reconcile", "dump_json", "dump_json"),
+)
+
+
+class _Timers:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.rss_growth: dict[str, float] = {}
+        """MB the process's peak RSS grew while calls of this phase ran (inclusive of nested)."""
+        self.sources: list[dict[str, Any]] = []
+
+    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            rss_before = _rss_mb()
+            started = time.perf_counter()
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - started
+                self.calls[label] = self.calls.get(label, 0) + 1
+                growth = _rss_mb() - rss_before
+                self.rss_growth[label] = self.rss_growth.get(label, 0.0) + growth
+            if label == "read" and hasattr(result, "report"):
+                report = result.report
+                self.sources.append(
+                    {
+                        "source": f"{report.system}/{report.entity}",
+                        "records": report.records,
+                        "seconds": round(report.duration_s, 3),
+                    }
+                )
+            return result
+
+        timed.__wrapped__ = fn  # type: ignore[attr-defined]
+        return timed
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _install(timers: _Timers) -> list[str]:
+    """Wrap every phase function that exists; returns the phases that could not be found."""
+    absent: list[str] = []
+    for module_name, attribute, label in PHASES:
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            absent.append(label)
+            continue
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        if owner is None or not hasattr(owner, name):
+            absent.append(label)
+            continue
+        setattr(owner, name, timers.wrap(label, getattr(owner, name)))
+    return absent
+
+
+def _exclusive(seconds: dict[str, float]) -> dict[str, float]:
+    s = seconds.get
+    comparators = s("normalize", 0.0) + s("equal", 0.0)
+    per_field = s("_compare_field", 0.0)
+    phases = {
+        "read (connectors)": s("read", 0.0),
+        "canonicalise (key, where, duplicate split)": s("canonicalise", 0.0),
+        "duplicate_key findings": s("duplicate_key findings", 0.0),
+        "change logs": s("change logs", 0.0),
+        "join + missing/orphan (compare_pair minus per-field)": s("compare_pair", 0.0) - per_field,
+        "comparators (normalize + equal on raw-unequal rows)": comparators,
+        "candidates filter + build Discrepancy objects": per_field - comparators,
+        "dedupe": s("dedupe", 0.0),
+        "load carried findings": s("load carried findings", 0.0),
+        "storage commit (Store.record_run)": s("storage commit", 0.0),
+        "report JSON (report_json + dump_json)": s("report_json", 0.0) + s("dump_json", 0.0),
+    }
+    return phases
+
+
+def profile(directory: Path, fmt: str = "csv", cprofile: Path | None = None) -> dict[str, Any]:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{directory / f'fieldwarden-{fmt}.db'}{suffix}").unlink(missing_ok=True)
+    timers = _Timers()
+    absent = _install(timers)
+    from detector.cli import main as cli  # noqa: PLC0415
+
+    output = directory / f"profile-{fmt}.json"
+    argv = [
+        "--log-level",
+        "warning",
+        "reconcile",
+        "-c",
+        str(config_path(directory, fmt)),
+        "--format",
+        "json",
+        "--no-alerts",
+        "-o",
+        str(output),
+    ]
+    rss_start = _rss_mb()
+    profiler = cProfile.Profile() if cprofile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    try:
+        cli.main(argv, standalone_mode=False)
+    except SystemExit:
+        pass
+    finally:
+        if profiler:
+            profiler.disable()
+    total = time.perf_counter() - started
+    if profiler and cprofile:
+        buffer = io.StringIO()
+        stats = pstats.Stats(profiler, stream=buffer)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(30)
+        cprofile.write_text(buffer.getvalue(), encoding="utf-8")
+    phases = _exclusive(timers.seconds)
+    phases["other (CLI, config, store open, run bookkeeping, file write)"] = total - sum(
+        phases.values()
+    )
+    return {
+        "format": fmt,
+        "total_s": total,
+        "phases_s": phases,
+        "calls": timers.calls,
+        "rss_start_mb": rss_start,
+        "peak_rss_growth_mb": timers.rss_growth,
+        "peak_rss_mb": _rss_mb(),
+        "sources": timers.sources,
+        "not_found": absent,
+        "cprofile": bool(cprofile),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--format", default="csv", choices=("csv", "parquet"))
+    parser.add_argument("--cprofile", type=Path, default=None)
+    args = parser.parse_args(argv)
+    print(json.dumps(profile(args.directory, args.format, args.cprofile)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
