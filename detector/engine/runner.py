@@ -13,13 +13,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import structlog
 
 from connectors.base import KeyTuple
 from detector.config import Config, OwnershipEntry
 from detector.engine.changes import ChangeLog, read_change_log, summarise_changes
 from detector.engine.diff import compare_pair
-from detector.engine.mapping import KEY, CanonicalFrame, canonical_frame, match_expr
+from detector.engine.mapping import KEY, MATCH, CanonicalFrame, canonical_frame, match_expr
 from detector.engine.sources import ConnectorPool, SourceRead, read_source
 from detector.model import (
     RECORD_KINDS,
@@ -226,8 +227,14 @@ def _reconcile_entity(
                     f"{f' (row {problem.row})' if problem.row is not None else ''} is not a valid {problem.compare}"
                 )
         fields = frozenset(e.field for e in entries)
+        value_scope = key_scope
+        if not trusted:
+            # An untrusted snapshot (suspect, incomplete) only speaks for the keys it holds: a
+            # mismatch on a key it did not return was not compared, so it must not resolve.
+            compared = _compared_keys(frames[owner], frames[reader])
+            value_scope = compared if value_scope is None else value_scope & compared
         result.scopes.append(
-            Scope(entity_name, reader, frozenset(VALUE_KINDS), key_scope, owner, fields)
+            Scope(entity_name, reader, frozenset(VALUE_KINDS), value_scope, owner, fields)
         )
         result.scopes.append(
             Scope(entity_name, reader, frozenset({Kind.NON_OWNER_WRITE}), key_scope, owner, fields)
@@ -282,6 +289,14 @@ def _carry(finding: StoredFinding, entries: Sequence[OwnershipEntry]) -> Discrep
         changed_at=finding.changed_at,
         personal=bool(entry and (entry.personal or entry.rule.type in ("email", "phone"))),
     )
+
+
+def _compared_keys(owner: CanonicalFrame, reader: CanonicalFrame) -> frozenset[str]:
+    """Display keys (either side's spelling) of the records present in both frames."""
+    both = owner.records.select(MATCH, KEY).join(
+        reader.records.select(MATCH, pl.col(KEY).alias("__reader_key__")), on=MATCH, how="inner"
+    )
+    return frozenset(both[KEY].to_list()) | frozenset(both["__reader_key__"].to_list())
 
 
 def _key_scope(keys: Collection[KeyTuple], config: Config, entity_name: str) -> frozenset[str]:
@@ -361,8 +376,6 @@ def _apply_owner_lag(
     ]
     if not pending:
         return
-    import polars as pl  # noqa: PLC0415 - only needed when lags and owner change logs meet
-
     matched = (
         pl.DataFrame({"k": [d.key for d in pending]}, schema={"k": pl.Utf8})
         .select(match_expr(pl.col("k"), key_compare))
