@@ -86,6 +86,6 @@ class Codec:
         return self.mark
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        params = [tuple(row) for row in rows]
+        params = rows if isinstance(rows, list) else list(rows)
         if params:
             self.conn.exec_driver_sql(sql, params)

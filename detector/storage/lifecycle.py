@@ -67,8 +67,6 @@ class Step(NamedTuple):
     resolved_at: datetime | None
     ack_note: str | None
     acked_at: datetime | None
-    changed: bool = True
-    """False when the stored state stays as it was (only last_seen moves)."""
 
 
 def live_status(found: Discrepancy, detected_at: datetime, now: datetime) -> str:
@@ -83,8 +81,12 @@ def live_status(found: Discrepancy, detected_at: datetime, now: datetime) -> str
 
 def on_seen(
     stored: StoredState | None, found: Discrepancy, now: datetime, reminder_after: timedelta
-) -> Step:
-    """Where a discrepancy found by this run goes, given what was stored (None: never seen)."""
+) -> Step | None:
+    """Where a discrepancy found by this run goes, given what was stored (None: never seen).
+
+    Returns None when the stored state stays exactly as it is (only ``last_seen`` moves): the
+    common case of a re-run, which the store then writes in bulk.
+    """
     if stored is None:
         return _first_sighting(found, now)
     if stored.status == RESOLVED:
@@ -93,7 +95,7 @@ def on_seen(
         return _still_pending(stored, found, now)
     if stored.status == OPEN:
         return _still_open(stored, now, reminder_after)
-    return _unchanged(stored)  # acknowledged: stays so while it keeps being seen
+    return None  # acknowledged: stays so while it keeps being seen
 
 
 def _first_sighting(found: Discrepancy, now: datetime) -> Step:
@@ -113,28 +115,21 @@ def _back_after_resolution(stored: StoredState, found: Discrepancy, now: datetim
     )  # fmt: skip
 
 
-def _still_pending(stored: StoredState, found: Discrepancy, now: datetime) -> Step:
+def _still_pending(stored: StoredState, found: Discrepancy, now: datetime) -> Step | None:
     if live_status(found, stored.detected_at, now) != OPEN:
-        return _unchanged(stored)
+        return None
     # Pending again after a resolution of something once alerted: tell it as a reopening.
     event = EventType.REOPENED if stored.opened_at is not None else EventType.OPENED
     return Step(OPEN, event, stored.first_seen, stored.detected_at, now, now, None, None, None)
 
 
-def _still_open(stored: StoredState, now: datetime, reminder_after: timedelta) -> Step:
+def _still_open(stored: StoredState, now: datetime, reminder_after: timedelta) -> Step | None:
     last = stored.last_alerted_at or stored.opened_at or stored.detected_at
     if now - last < reminder_after:
-        return _unchanged(stored)
+        return None
     return Step(
         OPEN, EventType.REMINDER, stored.first_seen, stored.detected_at, stored.opened_at,
         now, None, None, None,
-    )  # fmt: skip
-
-
-def _unchanged(stored: StoredState) -> Step:
-    return Step(
-        stored.status, None, stored.first_seen, stored.detected_at, stored.opened_at,
-        stored.last_alerted_at, stored.resolved_at, stored.ack_note, stored.acked_at, False,
     )  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from detector.storage import lifecycle
 from detector.storage.engine import WRITE_OPTION, create_store_engine, safe_url, translate_errors
 from detector.storage.migrate import current_revision, head_revision, upgrade
 from detector.storage.models import Base, EventType
-from detector.storage.recording import RunRecorder, chunks, write_record_hashes
+from detector.storage.recording import RunRecorder, chunks, paused_gc, write_record_hashes
 from detector.storage.views import (
     DeliveryView,
     DiscrepancyFilter,
@@ -227,7 +227,7 @@ class Store:
         """
         _require_aware(now, "now")
         found: dict[str, Discrepancy] = {d.id: d for d in result.discrepancies}
-        with self._write("record run") as conn:
+        with paused_gc(), self._write("record run") as conn:
             status = conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar()
             if status is None:
                 raise StorageError(f"run {run_id} does not exist")

@@ -39,6 +39,7 @@ def mismatch(
     system_value: str = "18.99",
     owner_value: str = "19.99",
     field_name: str = "price",
+    owner: str = "erp",
     system: str = "storefront",
     severity: Severity = Severity.HIGH,
     lag: timedelta | None = None,
@@ -50,7 +51,7 @@ def mismatch(
         entity="product",
         key=key,
         field=field_name,
-        owner="erp",
+        owner=owner,
         system=system,
         severity=severity,
         owner_value=owner_value,
@@ -66,8 +67,17 @@ def scope(
     kinds: Iterable[Kind] = VALUE_KINDS,
     keys: Iterable[str] | None = None,
     entity: str = "product",
+    owner: str | None = None,
+    fields: Iterable[str] | None = None,
 ) -> Scope:
-    return Scope(entity, system, frozenset(kinds), None if keys is None else frozenset(keys))
+    return Scope(
+        entity,
+        system,
+        frozenset(kinds),
+        None if keys is None else frozenset(keys),
+        owner=owner,
+        fields=None if fields is None else frozenset(fields),
+    )
 
 
 @dataclass

@@ -67,6 +67,9 @@ def test_absent_inside_scope_resolves_with_a_resolved_event(runner: Runner) -> N
         pytest.param([scope(kinds={Kind.MISSING_IN_READER})], id="other kinds"),
         pytest.param([scope(keys={"SKU-2"})], id="keys not including it"),
         pytest.param([scope(entity="customer")], id="other entity"),
+        pytest.param([scope(owner="pim")], id="other owner"),
+        pytest.param([scope(fields={"title"})], id="other fields"),
+        pytest.param([scope(fields=set())], id="no fields"),
     ],
 )
 def test_absent_outside_every_scope_stays_open(runner: Runner, scopes: list[Scope]) -> None:
@@ -86,6 +89,22 @@ def test_keyed_scope_resolves_only_its_keys(runner: Runner) -> None:
     assert outcome.resolved == 2
     current = runner.store.discrepancies(DiscrepancyFilter(status="open"))
     assert [d.key for d in current] == ["SKU-2"]
+
+
+def test_owner_and_field_scopes_resolve_only_what_they_cover(runner: Runner) -> None:
+    """One owner down: the reader's findings against the other owner still resolve."""
+    runner.run(
+        [
+            mismatch("SKU-1"),
+            mismatch("SKU-1", field_name="title", owner="pim"),
+            mismatch("SKU-1", field_name="stock"),
+        ]
+    )
+    outcome = runner.run([], scopes=[scope(owner="pim"), scope(owner="erp", fields={"stock"})])
+
+    assert outcome.resolved == 2
+    current = runner.store.discrepancies(DiscrepancyFilter(status="open"))
+    assert [(d.owner, d.field) for d in current] == [("erp", "price")]
 
 
 def test_seen_after_resolution_reopens_with_a_reopened_event(runner: Runner) -> None:
