@@ -125,3 +125,13 @@ def test_entity_and_system_filters(stack: Path) -> None:
     report = run_once(load_config(stack), entities=["inventory"], deliver_alerts=False)
     assert {d.entity for d in report.outcome.discrepancies} == {"inventory"}
     assert {s.entity for s in report.result.sources} == {"inventory"}
+
+
+def test_one_owner_down_does_not_resolve_its_findings_through_another_owner(stack: Path) -> None:
+    """The storefront reads from erp and pim: erp failing must not resolve erp-owned findings."""
+    config = load_config(stack)
+    first = run_once(config, deliver_alerts=False).outcome
+    assert ("value_mismatch", "B") in {(d.kind, d.key) for d in first.discrepancies if d.owner == "erp"}
+    (stack.parent / "erp" / "products.csv").unlink()
+    outcome = run_once(config, deliver_alerts=False).outcome
+    assert outcome.resolved == 0
