@@ -110,13 +110,85 @@ def canonical_phone(value: str, default_region: str | None = None) -> str | None
     return "+" + international + extension
 
 
+_SIMPLE_PHONE = r"^\+?[0-9 ().\-/]+$"
+
+
+def _vector_phone(text: pl.Series, region: CallingCode | None) -> pl.Series:
+    """``canonical_phone`` for plainly written numbers (digits, + and separators), as polars expressions.
+
+    The rules are those of ``canonical_phone`` (and tested to agree with it); anything less plain
+    (extensions, ``tel:``, letters, Unicode spaces) is left null here for the Python path.
+    """
+    raw = pl.col("raw").str.strip_chars(" ")
+    digits = pl.col("digits")
+    length = digits.str.len_chars()
+    if region is None:
+        national: pl.Expr = pl.when((length >= _MIN_DIGITS) & (length <= _MAX_DIGITS)).then(digits)
+    elif region.code == "1":
+        ten = (
+            pl.when((length == 11) & digits.str.starts_with("1"))
+            .then(digits.str.slice(1))
+            .otherwise(digits)
+        )
+        national = pl.when(ten.str.len_chars() == _NANP_DIGITS).then(pl.lit("+1") + ten)
+    else:
+        trunked = (
+            pl.when(digits.str.starts_with(region.trunk))
+            .then(digits.str.slice(len(region.trunk)))
+            .otherwise(digits)
+            if region.trunk
+            else digits
+        )
+        national = pl.lit("+" + region.code) + trunked
+    international = (
+        pl.when(raw.str.starts_with("+"))
+        .then(digits)
+        .when(digits.str.starts_with("00"))
+        .then(digits.str.slice(2))
+    )
+    if region is not None and region.code == "1":
+        international = international.when(digits.str.starts_with("011")).then(digits.str.slice(3))
+    intl_ok = (
+        (pl.col("intl").str.len_chars() >= _MIN_DIGITS)
+        & (pl.col("intl").str.len_chars() <= _MAX_DIGITS)
+        & ~pl.col("intl").str.starts_with("0")
+    )
+    nat_digits = pl.col("national").str.strip_prefix("+")
+    nat_ok = (nat_digits.str.len_chars() >= _MIN_DIGITS) & (
+        nat_digits.str.len_chars() <= _MAX_DIGITS
+    )
+    if region is not None:
+        nat_ok = nat_ok & ~nat_digits.str.starts_with("0")
+    frame = pl.DataFrame({"raw": text}).with_columns(
+        digits=pl.col("raw").str.replace_all(r"[^0-9]", "")
+    )
+    return (
+        frame.with_columns(intl=international, national=national)
+        .select(
+            pl.when(pl.col("intl").is_not_null())
+            .then(pl.when(intl_ok).then(pl.lit("+") + pl.col("intl")))
+            .otherwise(pl.when(nat_ok).then(pl.col("national")))
+        )
+        .to_series()
+    )
+
+
 class PhoneComparator:
     name = "phone"
 
     def normalize(self, text: pl.Series, rule: CompareRule, scale: Decimal | None) -> Normalized:
-        values = map_unique(
-            text, partial(canonical_phone, default_region=rule.default_region), pl.String()
-        )
+        region = CALLING_CODES.get(rule.default_region) if rule.default_region else None
+        plain = text.str.contains(_SIMPLE_PHONE).fill_null(value=False)
+        values = _vector_phone(text, region).alias(text.name)
+        values = pl.select(pl.when(pl.lit(plain)).then(values)).to_series().alias(text.name)
+        irregular = text.is_not_null() & ~plain
+        if irregular.any():
+            slow = map_unique(
+                text.filter(irregular),
+                partial(canonical_phone, default_region=rule.default_region),
+                pl.String(),
+            )
+            values = values.scatter(irregular.arg_true(), slow)
         invalid = text.is_not_null() & values.is_null()
         return Normalized(values=values.alias(text.name), invalid=invalid.alias(text.name))
 
