@@ -8,12 +8,13 @@ Each stage keeps going after a problem so that one ``validate`` shows everything
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from connectors import registry
 from connectors.base import Connector, ConnectorOptions, FieldSpec, ResourceSpec
@@ -215,6 +216,44 @@ def _load_ownership(
     return OwnershipMap(entries)
 
 
+def _secret_values(value: Any) -> list[str]:
+    """Every SecretStr value inside a pydantic model (connector options, alert sinks)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in _secret_values(getattr(value, name))]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _secret_values(item)]
+    return []
+
+
+def _exposed_secrets(
+    path: Path, systems: Mapping[str, SystemConfig], model: ConfigModel
+) -> list[ConfigProblem]:
+    """A warning when other users may read a config that holds secrets inline (not ``${VAR}``)."""
+    try:
+        if not path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            return []
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    values = _secret_values([s.options for s in systems.values()]) + _secret_values(model.alerts)
+    if not any(v and v in text for v in values):
+        return []
+    return [
+        ConfigProblem(
+            str(path),
+            None,
+            None,
+            f"the file is readable by other users (mode {stat.S_IMODE(path.stat().st_mode):o}) and "
+            "holds secrets inline; move them to ${VAR} references or chmod 600 it",
+            severity="warning",
+        )
+    ]
+
+
 def load_config(path: Path | str | None = None, *, env: Mapping[str, str] | None = None) -> Config:
     """Load, validate and resolve a config; raises ConfigError listing every problem found."""
     config_path = Path(path) if path is not None else default_config_path()
@@ -245,6 +284,7 @@ def load_config(path: Path | str | None = None, *, env: Mapping[str, str] | None
     problems.extend(errors)
     if problems:
         raise ConfigError(problems + warnings)
+    warnings.extend(_exposed_secrets(config_path, systems, model))
     alerts: list[AlertSinkModel] = [
         sink.model_copy(update={"path": _resolve_path(sink.path, base_dir)})
         if isinstance(sink, LogSinkModel)
