@@ -325,7 +325,7 @@ def _cursor_pages(pages: dict[str | None, tuple[list[dict[str, object]], str | N
 
 def _paged(stack: Stack) -> None:
     stack.entity_options.update({"pagination": {"style": "cursor", "cursor_path": "next"}})
-    stack.shop_options["max_pages"] = 50
+    stack.shop_options["max_pages"] = 20
 
 
 @pytest.mark.parametrize(
