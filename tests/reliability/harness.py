@@ -92,6 +92,7 @@ class Stack:
     settings: dict[str, Any] = field(default_factory=dict)
     alerts: list[dict[str, Any]] | None = None
     storage: str = "sqlite:///fw.db"
+    schedule: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.erp = products(self.count)
@@ -187,6 +188,8 @@ class Stack:
         }
         if self.settings:
             doc["settings"] = self.settings
+        if self.schedule:
+            doc["schedule"] = self.schedule
         return doc
 
     def write(self) -> Path:
