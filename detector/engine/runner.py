@@ -237,7 +237,7 @@ def _reconcile_entity(
             Scope(entity_name, reader, frozenset(VALUE_KINDS), value_scope, owner, fields)
         )
         result.scopes.append(
-            Scope(entity_name, reader, frozenset({Kind.NON_OWNER_WRITE}), key_scope, owner, fields)
+            Scope(entity_name, reader, frozenset({Kind.NON_OWNER_WRITE}), value_scope, owner, fields)
         )
         if trusted and keys is None:
             result.scopes.append(Scope(entity_name, reader, frozenset(RECORD_KINDS), None, owner))
