@@ -61,6 +61,8 @@ class _Timers:
         self.rss_growth: dict[str, float] = {}
         """MB the process's peak RSS grew while calls of this phase ran (inclusive of nested)."""
         self.sources: list[dict[str, Any]] = []
+        self.normalize_by_type: dict[str, dict[str, float]] = {}
+        """compare type -> seconds in ``normalize`` and values normalised (both sides)."""
 
     def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -73,6 +75,12 @@ class _Timers:
                 self.calls[label] = self.calls.get(label, 0) + 1
                 growth = _rss_mb() - rss_before
                 self.rss_growth[label] = self.rss_growth.get(label, 0.0) + growth
+            if label == "normalize" and len(args) >= 2 and hasattr(args[1], "type"):
+                entry = self.normalize_by_type.setdefault(
+                    str(args[1].type), {"seconds": 0.0, "values": 0}
+                )
+                entry["seconds"] += time.perf_counter() - started
+                entry["values"] += len(args[0])
             if label == "read" and hasattr(result, "report"):
                 report = result.report
                 self.sources.append(
@@ -183,6 +191,7 @@ def profile(directory: Path, fmt: str = "csv", cprofile: Path | None = None) -> 
         "peak_rss_growth_mb": timers.rss_growth,
         "peak_rss_mb": _rss_mb(),
         "sources": timers.sources,
+        "normalize_by_type": timers.normalize_by_type,
         "not_found": absent,
         "cprofile": bool(cprofile),
     }
