@@ -100,7 +100,13 @@ def canonical_text(text: pl.Series, *, fold: bool) -> pl.Series:
 
     Returns null where nothing is left, so whitespace-only text is empty, not a value.
     """
-    result = text.str.replace_all(r"\s+", " ").str.strip_chars().str.normalize("NFC")
+    # Printable ASCII without a double space only needs trimming: collapsing and NFC change
+    # nothing in it. One cheap scan finds the rest, which take the full (costlier) path.
+    irregular = text.str.contains(r"[^ -~]|  ").fill_null(value=False)
+    result = text.str.strip_chars()
+    if irregular.any():
+        full = text.filter(irregular).str.replace_all(r"\s+", " ").str.strip_chars().str.normalize("NFC")
+        result = result.scatter(irregular.arg_true(), full)
     if fold:
         result = casefold(result)
     return pl.select(
