@@ -256,7 +256,7 @@ def _emit(
             for item in items:
                 click.echo(json.dumps(item, ensure_ascii=False, default=str))
         else:
-            click.echo(dump_json(items))
+            click.echo(dump_json(items, items=len(items)))
     elif output_format == "csv":
         text = rows_csv(alert_rows(items), ALERT_COLUMNS)
         click.echo(text if header else text.split("\n", 1)[1], nl=False)

@@ -114,7 +114,7 @@ def discrepancies(
             items = [d.to_json(mask=True) for d in store.discrepancies(filters)]
             unknown = _unknown_sources(store, filters)
     if output_format == "json":
-        click.echo(dump_json(items))
+        click.echo(dump_json(items, items=len(items)))
     elif output_format == "csv":
         click.echo(discrepancies_csv(items), nl=False)
     else:

@@ -21,7 +21,9 @@ from detector.cli.common import (
     wide_console,
 )
 from detector.cli.render import discrepancies_csv, discrepancies_table, dump_json
+from detector.durations import parse_duration
 from detector.exitcodes import ExitCode
+from detector.locking import DEFAULT_RUN_LOCK_WAIT_S
 from detector.model import SourceStatus
 from detector.service import RunReport, run_once
 
@@ -97,6 +99,12 @@ def _iso(value: datetime) -> str:
     help="Write the report to a file.",
 )
 @click.option("--no-alerts", is_flag=True, help="Record the run but do not deliver alerts now.")
+@click.option(
+    "--lock-wait",
+    default=f"{DEFAULT_RUN_LOCK_WAIT_S:g}s",
+    show_default=True,
+    help="While the daemon (or another reconcile) runs, wait this long for it, then refuse (exit 4).",
+)
 @guarded
 def reconcile(
     config_path: Path,
@@ -105,6 +113,7 @@ def reconcile(
     output_format: str,
     output: Path | None,
     no_alerts: bool,
+    lock_wait: str,
 ) -> int:
     """Run one full reconciliation now: record it, open/resolve discrepancies, send alerts."""
     config = load_or_exit(config_path)
@@ -112,6 +121,10 @@ def reconcile(
     unknown += [s for s in systems if s not in config.systems]
     if unknown:
         raise click.UsageError(f"unknown entity or system: {', '.join(unknown)}")
+    try:
+        wait = parse_duration(lock_wait).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lock-wait") from None
     interactive = Console(stderr=True).is_terminal
     report = run_once(
         config,
@@ -119,9 +132,10 @@ def reconcile(
         systems=systems,
         deliver_alerts=not no_alerts,
         progress=interactive,
+        lock_wait=wait,
     )
     if output_format == "json":
-        text = dump_json(report_json(report))
+        text = dump_json(report_json(report), items=len(report.outcome.discrepancies))
     elif output_format == "csv":
         text = discrepancies_csv(d.to_json() for d in report.outcome.discrepancies)
     else:

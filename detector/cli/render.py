@@ -44,7 +44,14 @@ DISCREPANCY_COLUMNS = (
 )
 
 
-def dump_json(payload: Any) -> str:
+PRETTY_LIMIT = 1000
+"""Documents with more items than this are written compact: indenting makes the encoder pure Python."""
+
+
+def dump_json(payload: Any, *, items: int = 0) -> str:
+    """JSON for programs; indented for people when it is small (``items`` counts its rows)."""
+    if items > PRETTY_LIMIT:
+        return json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
     return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
 
 

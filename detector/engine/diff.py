@@ -23,8 +23,6 @@ __all__ = ["PairResult", "TypeProblem", "compare_pair", "severity_of"]
 
 _OWNER = "__o__"
 _READER = "__r__"
-_IN_OWNER = "__in_owner__"
-_IN_READER = "__in_reader__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,34 +54,31 @@ def _field_spec(spec: ResourceSpec, name: str) -> FieldSpec:
     return next(f for f in spec.fields if f.name == name)
 
 
-def _align(owner: CanonicalFrame, reader: CanonicalFrame, names: Sequence[str]) -> pl.DataFrame:
-    """One full join of the two sides on the key: both sides' columns, presence flags per side.
+_O_ROW = "__o_row__"
+_R_ROW = "__r_row__"
 
-    It joins on the 64-bit key hash (integer work) and checks the matched key text afterwards;
-    should two different keys ever share a hash, it joins on the text instead.
+
+def _align(owner: CanonicalFrame, reader: CanonicalFrame) -> pl.DataFrame:
+    """One full join of the two sides' keys: each side's row position (null where absent) and uniqueness.
+
+    Only integers travel through the join (the 64-bit key hash and row positions); field values
+    are gathered afterwards one column at a time, so no wide frame of strings is ever built.
+    The matched key text is checked after the join: should two different keys ever share a
+    hash, the join is redone on the text.
     """
     on = HASH if owner.hash_safe and reader.hash_safe else MATCH
     left = owner.records.lazy().select(
-        HASH,
-        MATCH,
-        KEY,
-        UNIQUE,
-        *[pl.col(n).alias(n + _OWNER) for n in names],
-        pl.lit(value=True).alias(_IN_OWNER),
+        on, UNIQUE, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_O_ROW)
     )
     right = reader.records.lazy().select(
-        HASH,
-        MATCH,
-        KEY,
-        UNIQUE,
-        ROW_COLUMN,
-        *[pl.col(n).alias(n + _READER) for n in names],
-        pl.lit(value=True).alias(_IN_READER),
+        on, UNIQUE, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_R_ROW)
     )
     aligned = left.join(right, on=on, how="full", coalesce=True, suffix=_READER).collect()
     if on == HASH:
-        both = aligned.filter(pl.col(_IN_OWNER) & pl.col(_IN_READER))
-        if not both.get_column(MATCH).eq(both.get_column(MATCH + _READER)).all():
+        both = aligned.filter(pl.col(_O_ROW).is_not_null() & pl.col(_R_ROW).is_not_null())
+        owner_keys = owner.records.get_column(MATCH).gather(both.get_column(_O_ROW))
+        reader_keys = reader.records.get_column(MATCH).gather(both.get_column(_R_ROW))
+        if not owner_keys.equals(reader_keys):
             collided = CanonicalFrame(
                 owner.system,
                 owner.entity,
@@ -92,7 +87,7 @@ def _align(owner: CanonicalFrame, reader: CanonicalFrame, names: Sequence[str]) 
                 owner.in_scope,
                 hash_safe=False,
             )
-            return _align(collided, reader, names)
+            return _align(collided, reader)
     return aligned
 
 
@@ -112,56 +107,63 @@ def compare_pair(
     """
     result = PairResult()
     entity = owner.entity
-    names = [e.field for e in entries]
     severity = severity_of(entries)
 
-    aligned = _align(owner, reader, names)
-    in_owner = pl.col(_IN_OWNER).fill_null(value=False)
-    in_reader = pl.col(_IN_READER).fill_null(value=False)
+    aligned = _align(owner, reader)
     if compare_records:
-        missing = aligned.filter(~in_reader).get_column(KEY).to_list()
-        orphans = aligned.filter(~in_owner).get_column(KEY + _READER).to_list()
-        for key in missing:
+        missing = aligned.filter(pl.col(_R_ROW).is_null()).get_column(_O_ROW)
+        orphans = aligned.filter(pl.col(_O_ROW).is_null()).get_column(_R_ROW)
+        for key in owner.records.get_column(KEY).gather(missing).to_list():
             result.discrepancies.append(
                 Discrepancy(
                     Kind.MISSING_IN_READER, entity, key, None, owner.system, reader.system, severity
                 )
             )
-        for key in orphans:
+        for key in reader.records.get_column(KEY).gather(orphans).to_list():
             result.discrepancies.append(
                 Discrepancy(
                     Kind.ORPHAN_IN_READER, entity, key, None, owner.system, reader.system, severity
                 )
             )
     # keys held twice on either side take part in presence checks only, never in value comparison
-    comparable = in_owner & in_reader & pl.col(UNIQUE) & pl.col(UNIQUE + _READER)
-    joined = aligned.filter(comparable).select(
-        pl.col(KEY + _READER).alias(KEY),
-        ROW_COLUMN,
-        *[n + _OWNER for n in names],
-        *[n + _READER for n in names],
-    )
-    result.values_compared = joined.height * len(names)
-
+    pairs = aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER)).select(_O_ROW, _R_ROW)
+    result.values_compared = pairs.height * len(entries)
+    owner_rows, reader_rows = pairs.get_column(_O_ROW), pairs.get_column(_R_ROW)
     for entry in entries:
-        _compare_field(joined, entry, owner_spec, reader_spec, reader.system, owner.system, result)
+        _compare_field(
+            owner, reader, owner_rows, reader_rows, entry, owner_spec, reader_spec, result
+        )
     return result
 
 
 def _compare_field(
-    joined: pl.DataFrame,
+    owner: CanonicalFrame,
+    reader: CanonicalFrame,
+    owner_rows: pl.Series,
+    reader_rows: pl.Series,
     entry: OwnershipEntry,
     owner_spec: ResourceSpec,
     reader_spec: ResourceSpec,
-    reader_system: str,
-    owner_system: str,
     result: PairResult,
 ) -> None:
     name = entry.field
+    owner_system, reader_system = owner.system, reader.system
     o_col, r_col = name + _OWNER, name + _READER
-    candidates = joined.filter(pl.col(o_col).ne_missing(pl.col(r_col)))
-    if candidates.height == 0:
+    o_all = owner.records.get_column(name).gather(owner_rows)
+    r_all = reader.records.get_column(name).gather(reader_rows)
+    differs = o_all.ne_missing(r_all)
+    if not differs.any():
         return
+    # equal raw text is equal under every compare rule: only the rest goes through the comparator
+    r_rows = reader_rows.filter(differs)
+    candidates = pl.DataFrame(
+        {
+            KEY: reader.records.get_column(KEY).gather(r_rows),
+            ROW_COLUMN: reader.records.get_column(ROW_COLUMN).gather(r_rows),
+            o_col: o_all.filter(differs),
+            r_col: r_all.filter(differs),
+        }
+    )
     o_spec, r_spec = _field_spec(owner_spec, name), _field_spec(reader_spec, name)
     rule = entry.rule
     o_norm = normalize(

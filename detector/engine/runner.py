@@ -187,6 +187,7 @@ def _reconcile_entity(
         result.sources.append(read.report)
         if read.frame is not None:
             frame = canonical_frame(read.frame, spec, entity.key_compare)
+            read.frame = None  # the raw columns are no longer needed: free them before comparing
             frames[system] = frame
             result.records += frame.in_scope
             _duplicates(result, frame, pairs, keys)
@@ -237,7 +238,9 @@ def _reconcile_entity(
             Scope(entity_name, reader, frozenset(VALUE_KINDS), value_scope, owner, fields)
         )
         result.scopes.append(
-            Scope(entity_name, reader, frozenset({Kind.NON_OWNER_WRITE}), value_scope, owner, fields)
+            Scope(
+                entity_name, reader, frozenset({Kind.NON_OWNER_WRITE}), value_scope, owner, fields
+            )
         )
         if trusted and keys is None:
             result.scopes.append(Scope(entity_name, reader, frozenset(RECORD_KINDS), None, owner))
