@@ -1,0 +1,32 @@
+"""The fast paths of ``canonical_text`` agree with the plain definition on arbitrary Unicode."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+
+import polars as pl
+
+from detector.compare.base import canonical_text
+
+_SPACE = re.compile("[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+_ALPHABET = (
+    "ab Z09.-&  \t\n\xa0\u2003\u3000éeÅ\u212b\u0301\u0308\u0327ñnïi\u1100\u1161\u11a8가각"
+    "\u0b47\u0b3e\u0b4bÄ\u00c4A\u030a\ufb01ﬀ"
+)
+
+
+def _reference(value: str) -> str | None:
+    text = unicodedata.normalize("NFC", _SPACE.sub(" ", value).strip(" "))
+    return text or None
+
+
+def test_matches_the_definition() -> None:
+    rng = random.Random(11)  # noqa: S311 - deterministic test data, not security
+    values = [
+        "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 12))) for _ in range(20000)
+    ]
+    values += ["plain ascii", "  padded  ", "double  space", "Cafe\u0301", "Caf\u00e9"]
+    got = canonical_text(pl.Series("t", values), fold=False).to_list()
+    assert got == [_reference(v) for v in values]
