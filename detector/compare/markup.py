@@ -36,6 +36,50 @@ _BLOCK_TAG = (
     r"\b[^>]*>"
 )
 _OTHER_TAG = r"<(?:/?[A-Za-z][^>]*|![^>]*|\?[^>]*)>"
+_BLOCK_NAMES = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+]
+# the same block tags written bare (no attributes), which _BLOCK_TAG would turn into one space each
+_PLAIN_BLOCK_TAGS = [
+    *(f"<{n}>" for n in _BLOCK_NAMES),
+    *(f"</{n}>" for n in _BLOCK_NAMES),
+    "<br/>",
+    "<br />",
+]
 # Decoded in this order; "&amp;" last so that "&amp;lt;" becomes the text "&lt;", not "<".
 _COMMON_ENTITIES: tuple[tuple[str, str], ...] = (
     ("&nbsp;", "\u00a0"),
@@ -49,6 +93,17 @@ _COMMON_ENTITIES: tuple[tuple[str, str], ...] = (
 _COMMON_ENTITY = r"&(?:nbsp|lt|gt|quot|#39|apos|amp);"
 
 
+def _strip_tags(markup: pl.Series) -> pl.Series:
+    """Tags removed by pattern: comments, scripts and styles with their content, block tags to a space."""
+    if markup.str.contains(r"(?i)<(?:!--|script|style)").any():
+        markup = (
+            markup.str.replace_all(_COMMENT, "")
+            .str.replace_all(_SCRIPT, " ")
+            .str.replace_all(_STYLE, " ")
+        )
+    return markup.str.replace_all(_BLOCK_TAG, " ").str.replace_all(_OTHER_TAG, "")
+
+
 def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
     """The visible text of each HTML value, canonical like ``text``; null where none."""
     marked = markup.str.contains(r"[<&]").fill_null(value=False)
@@ -56,14 +111,14 @@ def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
         # plain text (the usual owner side, e.g. a PIM's description): nothing to strip or decode
         return canonical_text(markup, fold=fold)
     subset = markup.filter(marked)
-    if subset.str.contains("<").any():
-        if subset.str.contains(r"(?i)<(?:!--|script|style)").any():
-            subset = (
-                subset.str.replace_all(_COMMENT, "")
-                .str.replace_all(_SCRIPT, " ")
-                .str.replace_all(_STYLE, " ")
-            )
-        subset = subset.str.replace_all(_BLOCK_TAG, " ").str.replace_all(_OTHER_TAG, "")
+    if subset.str.contains("<", literal=True).any():
+        # Most markup is bare block tags (<p>, </li>...): one literal pass handles it exactly as the
+        # patterns would. Values with any other "<" left take the pattern path from their original.
+        quick = subset.str.replace_many(_PLAIN_BLOCK_TAGS, [" "] * len(_PLAIN_BLOCK_TAGS))
+        rest = quick.str.contains("<", literal=True).fill_null(value=False)
+        if rest.any():
+            quick = quick.scatter(rest.arg_true(), _strip_tags(subset.filter(rest)))
+        subset = quick
     if subset.str.contains("&", literal=True).any():
         subset = _unescape(subset)
     stripped = markup.scatter(marked.arg_true(), subset) if subset.len() != markup.len() else subset
@@ -76,10 +131,13 @@ def _unescape(text: pl.Series) -> pl.Series:
     ``replace_many`` decodes in one left-to-right pass that never re-reads its own output, so
     "&amp;lt;" becomes the text "&lt;", as a browser shows it.
     """
+    # only "&#..." or "&name" can be an entity; a bare "&" (as in "cork & lame") is text
     rare = (
-        text.str.count_matches("&", literal=True) > text.str.count_matches(_COMMON_ENTITY)
+        text.str.count_matches(r"&[#A-Za-z0-9]") > text.str.count_matches(_COMMON_ENTITY)
     ).fill_null(value=False)
-    decoded = text.str.replace_many([e for e, _ in _COMMON_ENTITIES], [c for _, c in _COMMON_ENTITIES])
+    decoded = text.str.replace_many(
+        [e for e, _ in _COMMON_ENTITIES], [c for _, c in _COMMON_ENTITIES]
+    )
     if rare.any():
         exotic = map_unique(text.filter(rare), html.unescape, pl.String())
         decoded = decoded.scatter(rare.arg_true(), exotic)
