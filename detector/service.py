@@ -20,7 +20,9 @@ import structlog
 from connectors.base import KeyTuple
 from detector.config import Config
 from detector.engine.runner import StoredFinding, reconcile
-from detector.model import Kind, RunResult
+from detector.engine.sources import ConnectorPool
+from detector.locking import DEFAULT_RUN_LOCK_WAIT_S, run_lock
+from detector.model import Kind, RunResult, SourceStatus
 from detector.storage import Store
 from detector.storage.views import DiscrepancyFilter, RunOutcome
 
@@ -101,11 +103,27 @@ def run_once(
     progress: bool = False,
     store: Store | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    lock_wait: float = DEFAULT_RUN_LOCK_WAIT_S,
+    cursors: Mapping[tuple[str, str], str] | None = None,
+    record_hashes: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
+    pool: ConnectorPool | None = None,
 ) -> RunReport:
-    """One reconciliation (full, or incremental over ``keys``), recorded in one transaction."""
+    """One reconciliation (full, or incremental over ``keys``), recorded in one transaction.
+
+    The run holds the storage's run lock (``detector.locking``) from the stale-run check to the
+    commit, waiting at most ``lock_wait`` seconds for another run (a daemon job, a reconcile)
+    before raising ``LockedError``: runs never interleave.
+
+    For the daemon's incremental job: ``cursors`` (change-log positions it read up to) and
+    ``record_hashes`` (per (system, entity), {key: hash}) are committed with the run's results,
+    and only for entities whose every source was read without error, so a failed source's
+    changes are read again next time. ``pool`` lets the job hand in the connectors (and the
+    snapshots) it already used.
+    """
     with contextlib.ExitStack() as stack:
         if store is None:
             store = stack.enter_context(open_store(config))
+        stack.enter_context(run_lock(config.storage_url).hold(lock_wait))
         started = now()
         stale = store.abort_stale_runs(started)
         if stale:
@@ -125,10 +143,18 @@ def run_once(
                 keys=keys,
                 now=now,
                 on_progress=on_progress,
+                pool=pool,
             )
             stop_progress()
+            clean = _clean_entities(result)
+            result.cursors.update({k: v for k, v in (cursors or {}).items() if k[1] in clean})
             outcome = store.record_run(
-                run_id, result, now=now(), reminder_after=config.settings.reminder_after
+                run_id,
+                result,
+                now=now(),
+                reminder_after=config.settings.reminder_after,
+                record_hashes={k: v for k, v in (record_hashes or {}).items() if k[1] in clean}
+                or None,
             )
         except BaseException as exc:
             stop_progress()
@@ -152,6 +178,13 @@ def run_once(
             _deliver(config, store)
         return RunReport(result, outcome)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _clean_entities(result: RunResult) -> set[str]:
+    """Entities whose every source (and change log) was read without error in this run."""
+    entities = {s.entity for s in result.sources}
+    bad = {s.entity for s in result.sources if s.status is not SourceStatus.OK or s.error_kind}
+    return entities - bad
 
 
 def _deliver(config: Config, store: Store) -> None:
