@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "reconcile",
     "discover",
     "report",
+    "run",
     "alerts",
     "discrepancies",
     "ack",
