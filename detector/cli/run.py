@@ -47,6 +47,7 @@ def _seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     "--http",
     "listen",
     metavar="HOST:PORT",
+    envvar="FIELDWARDEN_RUN_HTTP",
     callback=_listen,
     help="Serve /healthz and Prometheus /metrics here (e.g. 127.0.0.1:9108). Env FIELDWARDEN_RUN_HTTP.",
 )
@@ -54,6 +55,8 @@ def _seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     "--shutdown-timeout",
     default=f"{DEFAULT_SHUTDOWN_TIMEOUT_S:g}s",
     show_default=True,
+    envvar="FIELDWARDEN_RUN_SHUTDOWN_TIMEOUT",
+    metavar="DURATION",
     callback=_seconds,
     help="On SIGTERM/SIGINT, how long the running job may take to finish before it is abandoned (rolled back). Env FIELDWARDEN_RUN_SHUTDOWN_TIMEOUT.",
 )
@@ -61,6 +64,8 @@ def _seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     "--lock-wait",
     default=f"{DEFAULT_JOB_LOCK_WAIT_S:g}s",
     show_default=True,
+    envvar="FIELDWARDEN_RUN_LOCK_WAIT",
+    metavar="DURATION",
     callback=_seconds,
     help="How long a job waits for a one-off reconcile to finish before skipping its turn. Env FIELDWARDEN_RUN_LOCK_WAIT.",
 )

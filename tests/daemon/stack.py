@@ -35,6 +35,8 @@ entities:
 ownership:
   product.price: {{owner: erp, readers: [storefront], compare: money, severity: high}}
   product.stock: {{owner: erp, readers: [storefront], compare: integer}}
+alerts:
+  - {{type: log, path: alerts.jsonl}}
 schedule:
   incremental: {{every: 1s}}
   full: {{every: 1s}}

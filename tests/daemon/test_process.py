@@ -80,6 +80,13 @@ def test_daemon_detects_resolves_refuses_a_twin_and_stops_cleanly(
         seen = _open(stack)  # the CLI reads while the daemon keeps writing
         assert any(d["kind"] == "value_mismatch" and d["key"] == "B" for d in seen)
 
+        alert_log = stack.parent / "alerts.jsonl"
+        wait_until(  # the dispatch job delivers the outbox
+            lambda: alert_log.exists() and '"opened"' in alert_log.read_text(encoding="utf-8"),
+            "the opened alert in the alert log",
+            log=lambda: daemon.log,
+        )
+
         write_storefront(stack.parent, STOREFRONT_ROWS)
         wait_until(
             lambda: not _mismatch_on_b(store), "the mismatch to resolve", log=lambda: daemon.log

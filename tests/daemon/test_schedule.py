@@ -14,6 +14,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.triggers.cron import CronTrigger
 from structlog.testing import capture_logs
 
+from detector.cli import main
 from detector.config import load_config
 from detector.config.models import ScheduleSpecModel
 from detector.daemon import Daemon, plan_jobs
@@ -145,3 +146,20 @@ def test_an_overlapping_run_is_skipped_and_logged(tmp_path: Path) -> None:
     with capture_logs() as logs:
         daemon._on_event(event)
     assert [(e["event"], e["job"]) for e in logs] == [("job_skipped", "full")]
+
+
+def test_run_options_parse_and_are_documented() -> None:
+    from detector.cli.run import parse_listen  # noqa: PLC0415 - the command's helper
+
+    assert parse_listen("127.0.0.1:9108") == ("127.0.0.1", 9108)
+    assert parse_listen("[::1]:9108") == ("::1", 9108)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_listen("9108")
+    doc = (Path(__file__).parents[2] / "docs/readme/daemon.md").read_text(encoding="utf-8")
+    command = main.commands["run"]
+    for param in command.params:
+        for opt in param.opts:
+            if opt.startswith("--") and opt != "--help":
+                assert opt in doc, f"{opt} is not documented in docs/readme/daemon.md"
+        if isinstance(param.envvar, str):
+            assert param.envvar in doc
