@@ -147,7 +147,10 @@ def run_once(
             )
             stop_progress()
             clean = _clean_entities(result)
-            result.cursors.update({k: v for k, v in (cursors or {}).items() if k[1] in clean})
+            # cursors advance only for entities read cleanly: otherwise their changes are read again
+            result.cursors = {
+                k: v for k, v in {**result.cursors, **(cursors or {})}.items() if k[1] in clean
+            }
             outcome = store.record_run(
                 run_id,
                 result,

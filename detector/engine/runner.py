@@ -195,6 +195,10 @@ def _reconcile_entity(
     logs = _change_logs(
         config, reads, pool, cursors, now=now, lookback=config.settings.cursor_lookback
     )
+    for change_log in logs:
+        # the cursor advances (with the run's commit) only past a log read in full without error
+        if change_log.error is None and change_log.cursor is not None:
+            result.cursors[(change_log.system, change_log.entity)] = change_log.cursor
     summary = summarise_changes(config, logs)
     result.changes.extend(summary.observed)
     result.discrepancies.extend(_new_writes(summary.non_owner_writes, carried))

@@ -52,14 +52,56 @@ PIM = [
     {"identifier": "C", "name": "Gamma", "weight_g": "100"},
 ]
 STOREFRONT = [
-    {"sku": "A", "price": "10.0", "inventory_quantity": "5.0", "title": " Alpha ", "weight_kg": "1.5", "status": "active"},
-    {"sku": "B", "price": "19.00", "inventory_quantity": "7", "title": "Beta", "weight_kg": "0.25", "status": "active"},
-    {"sku": "C", "price": "30", "inventory_quantity": "1", "title": "Gamma", "weight_kg": "0.1", "status": "active"},
-    {"sku": "Z", "price": "99", "inventory_quantity": "0", "title": "Draft", "weight_kg": "9", "status": "draft"},
+    {
+        "sku": "A",
+        "price": "10.0",
+        "inventory_quantity": "5.0",
+        "title": " Alpha ",
+        "weight_kg": "1.5",
+        "status": "active",
+    },
+    {
+        "sku": "B",
+        "price": "19.00",
+        "inventory_quantity": "7",
+        "title": "Beta",
+        "weight_kg": "0.25",
+        "status": "active",
+    },
+    {
+        "sku": "C",
+        "price": "30",
+        "inventory_quantity": "1",
+        "title": "Gamma",
+        "weight_kg": "0.1",
+        "status": "active",
+    },
+    {
+        "sku": "Z",
+        "price": "99",
+        "inventory_quantity": "0",
+        "title": "Draft",
+        "weight_kg": "9",
+        "status": "draft",
+    },
 ]
 CHANGES = [
-    {"sku": "B", "field": "price", "changed_at": "2026-11-20T09:00:00Z", "changed_by": "jane.doe", "old_value": "20.00", "new_value": "19.00"},
-    {"sku": "A", "field": "price", "changed_at": "2026-11-20T08:00:00Z", "changed_by": "erp-sync", "old_value": "9.00", "new_value": "10.00"},
+    {
+        "sku": "B",
+        "field": "price",
+        "changed_at": "2026-11-20T09:00:00Z",
+        "changed_by": "jane.doe",
+        "old_value": "20.00",
+        "new_value": "19.00",
+    },
+    {
+        "sku": "A",
+        "field": "price",
+        "changed_at": "2026-11-20T08:00:00Z",
+        "changed_by": "erp-sync",
+        "old_value": "9.00",
+        "new_value": "10.00",
+    },
 ]
 ERP_INVENTORY = [{"sku": "A", "warehouse": "WH-EAST", "on_hand": "40"}]
 SF_INVENTORY = [{"sku": "A", "location_id": "loc-1", "available": "38"}]

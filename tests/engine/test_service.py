@@ -58,12 +58,16 @@ def test_an_outage_is_not_a_deletion(stack: Path) -> None:
     config = load_config(stack)
     run_once(config, deliver_alerts=False)
     (stack.parent / "storefront" / "variants.csv").unlink()
-    result = CliRunner().invoke(main, ["reconcile", "-c", str(stack), "--format", "json", "--no-alerts"])
+    result = CliRunner().invoke(
+        main, ["reconcile", "-c", str(stack), "--format", "json", "--no-alerts"]
+    )
     assert result.exit_code == 3, result.output
     report = json.loads(result.stdout)
     assert report["run"]["status"] == "partial"
     failed = [s for s in report["sources"] if s["status"] != "ok"]
-    assert [(s["system"], s["entity"], s["status"]) for s in failed] == [("storefront", "product", "failed")]
+    assert [(s["system"], s["entity"], s["status"]) for s in failed] == [
+        ("storefront", "product", "failed")
+    ]
     assert "variants.csv" in failed[0]["error"]
     kinds = {d["kind"] for d in report["discrepancies"]}
     assert "missing_in_reader" not in kinds
@@ -85,11 +89,23 @@ def test_a_shrunken_source_is_suspect(stack: Path) -> None:
 
 
 def test_missing_orphan_and_duplicate(stack: Path) -> None:
-    write_csv(stack.parent / "pim" / "products.csv", [*PIM, {"identifier": "B", "name": "Beta 2", "weight_g": "1"}])
+    write_csv(
+        stack.parent / "pim" / "products.csv",
+        [*PIM, {"identifier": "B", "name": "Beta 2", "weight_g": "1"}],
+    )
     write_csv(
         stack.parent / "storefront" / "variants.csv",
         [r for r in STOREFRONT if r["sku"] != "C"]
-        + [{"sku": "Q", "price": "1", "inventory_quantity": "1", "title": "Q", "weight_kg": "1", "status": "active"}],
+        + [
+            {
+                "sku": "Q",
+                "price": "1",
+                "inventory_quantity": "1",
+                "title": "Q",
+                "weight_kg": "1",
+                "status": "active",
+            }
+        ],
     )
     found = _found(stack)
     assert ("duplicate_key", "B", None, None, "pim") in found
@@ -101,23 +117,36 @@ def test_missing_orphan_and_duplicate(stack: Path) -> None:
 
 
 def test_wrong_type_is_a_problem_not_a_mismatch(stack: Path) -> None:
-    write_csv(stack.parent / "storefront" / "variants.csv", [dict(r, price="abc") if r["sku"] == "C" else r for r in STOREFRONT])
+    write_csv(
+        stack.parent / "storefront" / "variants.csv",
+        [dict(r, price="abc") if r["sku"] == "C" else r for r in STOREFRONT],
+    )
     report = run_once(load_config(stack), deliver_alerts=False)
     assert not [d for d in report.outcome.discrepancies if d.key == "C"]
-    storefront = next(s for s in report.result.sources if (s.system, s.entity) == ("storefront", "product"))
+    storefront = next(
+        s for s in report.result.sources if (s.system, s.entity) == ("storefront", "product")
+    )
     assert storefront.problems == 1
     assert "price" in storefront.problem_samples[0]
     assert "'C'" in storefront.problem_samples[0]
 
 
 def test_lag_makes_a_fresh_mismatch_pending(stack: Path) -> None:
-    text = stack.read_text(encoding="utf-8").replace("compare: money, severity: high", "compare: money, severity: high, lag: 1h")
+    text = stack.read_text(encoding="utf-8").replace(
+        "compare: money, severity: high", "compare: money, severity: high, lag: 1h"
+    )
     stack.write_text(text, encoding="utf-8")
     outcome = run_once(load_config(stack), deliver_alerts=False).outcome
-    price = next(d for d in outcome.discrepancies if d.kind == "value_mismatch" and d.field == "price")
+    price = next(
+        d for d in outcome.discrepancies if d.kind == "value_mismatch" and d.field == "price"
+    )
     assert price.status == "pending"
-    result = CliRunner().invoke(main, ["reconcile", "-c", str(stack), "--format", "json", "--no-alerts"])
-    statuses = {(d["kind"], d["field"]): d["status"] for d in json.loads(result.stdout)["discrepancies"]}
+    result = CliRunner().invoke(
+        main, ["reconcile", "-c", str(stack), "--format", "json", "--no-alerts"]
+    )
+    statuses = {
+        (d["kind"], d["field"]): d["status"] for d in json.loads(result.stdout)["discrepancies"]
+    }
     assert statuses[("value_mismatch", "price")] == "pending"
 
 
@@ -131,7 +160,36 @@ def test_one_owner_down_does_not_resolve_its_findings_through_another_owner(stac
     """The storefront reads from erp and pim: erp failing must not resolve erp-owned findings."""
     config = load_config(stack)
     first = run_once(config, deliver_alerts=False).outcome
-    assert ("value_mismatch", "B") in {(d.kind, d.key) for d in first.discrepancies if d.owner == "erp"}
+    assert ("value_mismatch", "B") in {
+        (d.kind, d.key) for d in first.discrepancies if d.owner == "erp"
+    }
     (stack.parent / "erp" / "products.csv").unlink()
     outcome = run_once(config, deliver_alerts=False).outcome
     assert outcome.resolved == 0
+
+
+def test_a_full_run_advances_change_log_cursors_with_its_commit(stack: Path) -> None:
+    config = load_config(stack)
+    run_once(config, deliver_alerts=False)
+    from detector.storage import Store
+
+    with Store.open(config.storage_url) as store:
+        assert store.cursor("storefront", "product") == "2026-11-20T09:00:00+00:00"
+    # a failed source keeps its entity's cursors where they were
+    (stack.parent / "erp" / "products.csv").unlink()
+    write_csv(
+        stack.parent / "storefront" / "variant_changes.csv",
+        [
+            {
+                "sku": "C",
+                "field": "price",
+                "changed_at": "2026-11-25T09:00:00Z",
+                "changed_by": "jane.doe",
+                "old_value": "",
+                "new_value": "",
+            }
+        ],
+    )
+    run_once(config, deliver_alerts=False)
+    with Store.open(config.storage_url) as store:
+        assert store.cursor("storefront", "product") == "2026-11-20T09:00:00+00:00"
