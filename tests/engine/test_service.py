@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from detector.cli import main
 from detector.config import load_config
 from detector.service import run_once
+from detector.storage import Store
 from tests.engine.stack import ERP, PIM, STOREFRONT, build_stack, write_csv
 
 
@@ -171,8 +172,6 @@ def test_one_owner_down_does_not_resolve_its_findings_through_another_owner(stac
 def test_a_full_run_advances_change_log_cursors_with_its_commit(stack: Path) -> None:
     config = load_config(stack)
     run_once(config, deliver_alerts=False)
-    from detector.storage import Store
-
     with Store.open(config.storage_url) as store:
         assert store.cursor("storefront", "product") == "2026-11-20T09:00:00+00:00"
     # a failed source keeps its entity's cursors where they were
