@@ -155,11 +155,11 @@ def test_run_options_parse_and_are_documented() -> None:
     assert parse_listen("[::1]:9108") == ("::1", 9108)
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_listen("9108")
-    doc = (Path(__file__).parents[2] / "docs/readme/daemon.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     command = main.commands["run"]
     for param in command.params:
         for opt in param.opts:
             if opt.startswith("--") and opt != "--help":
-                assert opt in doc, f"{opt} is not documented in docs/readme/daemon.md"
+                assert opt in doc, f"{opt} is not documented in README.md"
         if isinstance(param.envvar, str):
             assert param.envvar in doc
