@@ -55,10 +55,10 @@ from connectors.base import (
     ResourceSpec,
     SourceFrame,
 )
-from connectors.http import HttpClient, HttpOptions, JsonResponse, NextUrlPaginator
+from connectors.http import HttpClient, HttpOptions, NextUrlPaginator
 from connectors.oauth import BearerClient, Token, TokenManager, request_token
 from connectors.records import filter_keys, frame_from_records
-from connectors.vendor import chunks, window_start
+from connectors.vendor import chunks, get_listing, window_start
 from detector.errors import SourceFatalError
 
 __all__ = ["AkeneoConnector", "AkeneoOptions", "ValuePath", "parse_value_path"]
@@ -239,22 +239,14 @@ class AkeneoConnector(Connector):
         }
         if search:
             params["search"] = json.dumps(search, separators=(",", ":"))
-
-        def fetch(next_url: str | None) -> JsonResponse:
-            if next_url is None:
-                return self.client.get_json(endpoint, params=params)
-            return self.client.get_json(next_url)
-
         paginator = NextUrlPaginator(
             records_path="_embedded.items",
             next_path="_links.next.href",
             max_pages=self._options.max_pages,
             system=self.system,
         )
-        records: list[Any] = []
-        for page in paginator.pages(fetch):
-            records.extend(self._flatten(r, value_paths) for r in page.records)
-        return records, paginator.complete
+        records, complete = get_listing(self.client, endpoint, params, paginator)
+        return [self._flatten(r, value_paths) for r in records], complete
 
     def read(self, spec: ResourceSpec, *, keys: Collection[KeyTuple] | None = None) -> SourceFrame:
         attribute = self._options.identifier_attribute

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -70,10 +70,17 @@ from connectors.base import (
     ResourceSpec,
     SourceFrame,
 )
-from connectors.http import HttpClient, HttpOptions, JsonResponse, NextUrlPaginator
+from connectors.http import HttpClient, HttpOptions, NextUrlPaginator
 from connectors.oauth import BearerClient, Token, TokenManager, request_token
 from connectors.records import filter_keys, frame_from_records, render_value
-from connectors.vendor import chunks, parse_timestamp, require_identifier, window_start
+from connectors.vendor import (
+    chunks,
+    get_listing,
+    parse_timestamp,
+    require_identifier,
+    utc_stamp,
+    window_start,
+)
 from detector.errors import SourceFatalError
 
 __all__ = ["BusinessCentralConnector", "BusinessCentralOptions", "odata_quote"]
@@ -234,21 +241,13 @@ class BusinessCentralConnector(Connector):
     # --- listing ----------------------------------------------------------------------------
 
     def _list(self, path: str, params: Mapping[str, str]) -> tuple[list[Any], bool]:
-        def fetch(next_url: str | None) -> JsonResponse:
-            if next_url is None:
-                return self.client.get_json(path, params=params)
-            return self.client.get_json(next_url)
-
         paginator = NextUrlPaginator(
             records_path="value",
             next_path="@odata.nextLink",
             max_pages=self._options.max_pages,
             system=self.system,
         )
-        records: list[Any] = []
-        for page in paginator.pages(fetch):
-            records.extend(page.records)
-        return records, paginator.complete
+        return get_listing(self.client, path, params, paginator)
 
     def _entity_path(self, spec: ResourceSpec) -> str:
         resource = require_identifier(spec, spec.resource, "`resource` (an entity set)", self.name)
@@ -271,7 +270,7 @@ class BusinessCentralConnector(Connector):
 
     def read_updated(self, spec: ResourceSpec, since: datetime | None) -> SourceFrame:
         """Records with ``lastModifiedDateTime`` after ``since`` (last 7 days when None)."""
-        return self._read(spec, condition=f"lastModifiedDateTime gt {_odata_time(window_start(since))}")
+        return self._read(spec, condition=f"lastModifiedDateTime gt {utc_stamp(window_start(since))}")
 
     def _read(
         self,
@@ -322,7 +321,7 @@ class BusinessCentralConnector(Connector):
         names = _WS_NAMES if "odatav4/" in endpoint.lower() else _API_NAMES
         start = window_start(since)
         params = {
-            "$filter": f"{names['table']} eq {table_no} and {names['date']} ge {_odata_time(start)}"
+            "$filter": f"{names['table']} eq {table_no} and {names['date']} ge {utc_stamp(start)}"
         }
         resolve = self._field_resolver(spec, table_no)
         by_id = spec.key_paths == ("id",)
@@ -383,7 +382,3 @@ class BusinessCentralConnector(Connector):
             return None
 
         return resolve
-
-
-def _odata_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

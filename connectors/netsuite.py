@@ -74,7 +74,7 @@ from connectors.http import (
 )
 from connectors.oauth import BearerClient, Token, TokenManager, request_token
 from connectors.records import filter_keys, frame_from_records, render_value
-from connectors.vendor import chunks, require_identifier, window_start
+from connectors.vendor import require_identifier, sql_key_filters, window_start
 from detector.errors import PaginationLoopError, SourceFatalError
 
 __all__ = ["NetSuiteConnector", "NetSuiteOptions", "SuiteQLPaginator", "suiteql_quote"]
@@ -265,16 +265,7 @@ class NetSuiteConnector(Connector):
 
     def _key_filters(self, spec: ResourceSpec, keys: Collection[KeyTuple]) -> Iterator[str]:
         columns = self._columns(spec, spec.key_paths)
-        distinct = sorted(set(keys))
-        if len(columns) == 1:
-            for batch in chunks([k[0] for k in distinct], _KEYS_PER_QUERY):
-                yield f"{columns[0]} IN ({', '.join(suiteql_quote(v) for v in batch)})"
-            return
-        for group in chunks(distinct, _KEYS_PER_QUERY // len(columns)):
-            yield " OR ".join(
-                "(" + " AND ".join(f"{c} = {suiteql_quote(v)}" for c, v in zip(columns, key, strict=True)) + ")"
-                for key in group
-            )
+        return sql_key_filters(columns, keys, suiteql_quote, _KEYS_PER_QUERY)
 
     @staticmethod
     def _flatten(row: Any, paths: Sequence[str]) -> Any:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,17 +58,17 @@ from connectors.base import (
     ResourceSpec,
     SourceFrame,
 )
-from connectors.http import (
-    HttpClient,
-    HttpOptions,
-    JsonResponse,
-    NextUrlPaginator,
-    redact_url,
-    scrub,
-)
+from connectors.http import HttpClient, HttpOptions, NextUrlPaginator, redact_url, scrub
 from connectors.oauth import BearerClient, Token, TokenManager, request_token
 from connectors.records import extract_path, frame_from_records, render_value
-from connectors.vendor import chunks, parse_timestamp, require_identifier, window_start
+from connectors.vendor import (
+    get_listing,
+    parse_timestamp,
+    require_identifier,
+    sql_key_filters,
+    utc_stamp,
+    window_start,
+)
 from detector.errors import SourceFatalError
 
 __all__ = ["SalesforceConnector", "SalesforceOptions", "soql_quote"]
@@ -240,13 +240,6 @@ class SalesforceConnector(Connector):
 
     def query(self, soql: str) -> tuple[list[Any], bool]:
         """Every record of one SOQL query (following ``nextRecordsUrl``) and whether complete."""
-        path = f"services/data/v{self._options.api_version}/query"
-
-        def fetch(next_url: str | None) -> JsonResponse:
-            if next_url is None:
-                return self.client.get_json(path, params={"q": soql})
-            return self.client.get_json(next_url)
-
         paginator = NextUrlPaginator(
             records_path="records",
             next_path="nextRecordsUrl",
@@ -254,10 +247,8 @@ class SalesforceConnector(Connector):
             max_pages=self._options.max_pages,
             system=self.system,
         )
-        records: list[Any] = []
-        for page in paginator.pages(fetch):
-            records.extend(page.records)
-        return records, paginator.complete
+        path = f"services/data/v{self._options.api_version}/query"
+        return get_listing(self.client, path, {"q": soql}, paginator)
 
     def _paths(self, spec: ResourceSpec, paths: Sequence[str]) -> list[str]:
         for path in paths:
@@ -270,26 +261,12 @@ class SalesforceConnector(Connector):
                 )
         return list(paths)
 
-    @staticmethod
-    def _key_filters(spec: ResourceSpec, keys: Collection[KeyTuple]) -> Iterator[str]:
-        key_paths = spec.key_paths
-        distinct = sorted(set(keys))
-        if len(key_paths) == 1:
-            for batch in chunks([k[0] for k in distinct], _KEYS_PER_QUERY):
-                yield f"{key_paths[0]} IN ({', '.join(soql_quote(v) for v in batch)})"
-            return
-        for group in chunks(distinct, _KEYS_PER_QUERY // len(key_paths)):
-            yield " OR ".join(
-                "(" + " AND ".join(f"{p} = {soql_quote(v)}" for p, v in zip(key_paths, key, strict=True)) + ")"
-                for key in group
-            )
-
     def read(self, spec: ResourceSpec, *, keys: Collection[KeyTuple] | None = None) -> SourceFrame:
         return self._read(spec, keys=keys)
 
     def read_updated(self, spec: ResourceSpec, since: datetime | None) -> SourceFrame:
         """Records whose ``SystemModstamp`` is after ``since`` (last 7 days when None)."""
-        return self._read(spec, condition=f"SystemModstamp > {_soql_datetime(window_start(since))}")
+        return self._read(spec, condition=f"SystemModstamp > {utc_stamp(window_start(since))}")
 
     def _read(
         self,
@@ -303,7 +280,11 @@ class SalesforceConnector(Connector):
         select = f"SELECT {', '.join(self._paths(spec, spec.paths))} FROM {obj}"  # noqa: S608
         if keys is not None and not keys:
             return frame_from_records([], spec)
-        filters = list(self._key_filters(spec, keys)) if keys is not None else [None]
+        filters = (
+            list(sql_key_filters(spec.key_paths, keys, soql_quote, _KEYS_PER_QUERY))
+            if keys is not None
+            else [None]
+        )
         records: list[Any] = []
         complete = True
         for key_filter in filters:
@@ -338,7 +319,7 @@ class SalesforceConnector(Connector):
         columns = [f"{parent}.{k}" for k in key_paths]
         columns += ["Field", "OldValue", "NewValue", "CreatedById", "CreatedBy.Name", "CreatedDate"]
         conditions = (
-            f"CreatedDate >= {_soql_datetime(window_start(since))}",
+            f"CreatedDate >= {utc_stamp(window_start(since))}",
             f"Field IN ({', '.join(soql_quote(n) for n in names)})",
         )
         # Checked identifiers only; values go through soql_quote.
@@ -362,7 +343,3 @@ class SalesforceConnector(Connector):
                     old_value=render_value(row.get("OldValue")),
                     new_value=render_value(row.get("NewValue")),
                 )
-
-
-def _soql_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
