@@ -189,11 +189,7 @@ class AkeneoConnector(Connector):
     def client(self) -> BearerClient:
         if self._client is None:
             options = self._options
-            tokens = (
-                TokenManager.static(options.token, system=self.system)
-                if options.token is not None
-                else TokenManager(self._fetch_token, system=self.system)
-            )
+            tokens = TokenManager.configured(options.token, self._fetch_token, system=self.system)
             self._client = BearerClient(options, self.context, system=self.system, tokens=tokens)
         return self._client
 

@@ -214,11 +214,7 @@ class BusinessCentralConnector(Connector):
     def client(self) -> BearerClient:
         if self._client is None:
             options = self._options
-            tokens = (
-                TokenManager.static(options.token, system=self.system)
-                if options.token is not None
-                else TokenManager(self._fetch_token, system=self.system)
-            )
+            tokens = TokenManager.configured(options.token, self._fetch_token, system=self.system)
             headers = (
                 {"Prefer": f"odata.maxpagesize={options.page_size}"} if options.page_size else {}
             )

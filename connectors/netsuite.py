@@ -216,11 +216,7 @@ class NetSuiteConnector(Connector):
     def client(self) -> _NetSuiteClient:
         if self._client is None:
             options = self._options
-            tokens = (
-                TokenManager.static(options.token, system=self.system)
-                if options.token is not None
-                else TokenManager(self._fetch_token, system=self.system)
-            )
+            tokens = TokenManager.configured(options.token, self._fetch_token, system=self.system)
             self._client = _NetSuiteClient(
                 options,
                 self.context,

@@ -7,7 +7,7 @@ within a tenth of its lifetime, whichever is shorter), and after :meth:`TokenMan
 tokens (Akeneo) can use ``grant_type=refresh_token`` and fall back to its full grant.
 
 A pre-issued token (option ``token``) is wrapped with :meth:`TokenManager.static`: it is never
-renewed, so a rejection of it is final.
+renewed, so a rejection of it is final. :meth:`TokenManager.configured` picks between the two.
 
 :class:`BearerClient` is an :class:`~connectors.http.HttpClient` that sends
 ``Authorization: Bearer <token>`` from a manager and, when the API answers 401, renews the token
@@ -112,6 +112,13 @@ class TokenManager:
     def static(cls, token: SecretStr, *, system: str, **extra: Any) -> TokenManager:
         """A pre-issued token: used as is, never renewed."""
         return cls(None, system=system, initial=Token(token, extra=extra))
+
+    @classmethod
+    def configured(
+        cls, token: SecretStr | None, fetch: Callable[[Token | None], Token], *, system: str
+    ) -> TokenManager:
+        """The pre-issued ``token`` when the options give one (never renewed), else ``fetch``."""
+        return cls.static(token, system=system) if token is not None else cls(fetch, system=system)
 
     @property
     def renewable(self) -> bool:

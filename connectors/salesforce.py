@@ -208,10 +208,7 @@ class SalesforceConnector(Connector):
     def client(self) -> _SalesforceClient:
         if self._client is None:
             options = self._options
-            if options.token is not None:
-                self._tokens = TokenManager.static(options.token, system=self.system)
-            else:
-                self._tokens = TokenManager(self._fetch_token, system=self.system)
+            self._tokens = TokenManager.configured(options.token, self._fetch_token, system=self.system)
             instance = options.instance_url
             if instance is None:
                 instance = (
