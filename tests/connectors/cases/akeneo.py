@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 import responses
@@ -25,6 +25,7 @@ from connectors.akeneo import AkeneoConnector, AkeneoOptions
 from connectors.base import ConnectorContext, ResourceSpec
 from tests.connectors.conftest import make_spec
 from tests.connectors.contract import ContractCase
+from tests.connectors.vendor_helpers import bearer_token, fixture_loader, query_fields
 
 PIM = "https://pim.example.com"
 CLIENT_ID = "3_5cjb5w3ab2o8wcw4gcks4sgg0kg0ww0gwsokw4og4w48w4k8"
@@ -33,11 +34,9 @@ USERNAME = "fieldwarden_1234"
 PASSWORD = "akeneo-CANARY-password-9876"
 TOKEN_URL = f"{PIM}/api/oauth/v1/token"
 PRODUCTS_URL = f"{PIM}/api/rest/v1/products-uuid"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "akeneo"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+fixture = fixture_loader("akeneo")
 
 
 PRODUCTS: list[dict[str, Any]] = fixture("products.json")
@@ -82,10 +81,10 @@ class FakeAkeneo:
         return 200, {}, json.dumps({**fixture("token.json"), "access_token": access, "refresh_token": refresh})
 
     def products(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = bearer_token(request)
         if token not in self.tokens or token in self.expired:
             return 401, {}, json.dumps(fixture("expired_token.json"))
-        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
+        query = query_fields(request)
         self.listings.append(query)
         rows = sorted(PRODUCTS, key=lambda p: p["uuid"])
         search = json.loads(query.get("search", "{}"))

@@ -26,6 +26,12 @@ from connectors.businesscentral import BusinessCentralConnector, BusinessCentral
 from connectors.vendor import parse_timestamp
 from tests.connectors.conftest import make_spec
 from tests.connectors.contract import ContractCase
+from tests.connectors.vendor_helpers import (
+    bearer_token,
+    doubled_quote_values,
+    fixture_loader,
+    form_fields,
+)
 
 TENANT = "7c5f2d1e-3b4a-4c6d-8e9f-0a1b2c3d4e5f"
 COMPANY = "a1b2c3d4-0000-ef11-9f88-6045bdc8c100"
@@ -37,21 +43,18 @@ ITEMS_URL = f"{ROOT}/api/v2.0/companies({COMPANY})/items"
 CHANGE_LOG = "api/contoso/audit/v1.0/companies({company_id})/changeLogEntries"
 CHANGE_LOG_URL = f"{ROOT}/api/contoso/audit/v1.0/companies({COMPANY})/changeLogEntries"
 TOKEN_URL = f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "businesscentral"
 INTEGRATION = "BC-SYNC APP"
 HUMAN = "CONTOSO\\JANE"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+fixture = fixture_loader("businesscentral")
 
 
 ITEMS: list[dict[str, Any]] = fixture("items.json")
 ENTRIES: list[dict[str, Any]] = fixture("changelog.json")
 
 
-def odata_values(text: str) -> list[str]:
-    return [m.group(1).replace("''", "'") for m in re.finditer(r"'((?:''|[^'])*)'", text)]
+odata_values = doubled_quote_values
 
 
 @dataclass
@@ -76,8 +79,7 @@ class FakeBusinessCentral:
         self.expired.update(self.issued)
 
     def token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        body = request.body
-        form = {k: v[0] for k, v in parse_qs(body if isinstance(body, str) else (body or b"").decode()).items()}
+        form = form_fields(request)
         self.grants.append(form)
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
             return 401, {}, json.dumps(fixture("invalid_client.json"))
@@ -88,7 +90,7 @@ class FakeBusinessCentral:
     def listing(
         self, request: requests.PreparedRequest, *, rows: list[dict[str, Any]]
     ) -> tuple[int, dict[str, str], str]:
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = bearer_token(request)
         if token not in self.issued or token in self.expired:
             return 401, {}, json.dumps(fixture("unauthorized.json"))
         parts = urlsplit(request.url or "")

@@ -25,16 +25,13 @@ from connectors.hubspot import HubSpotConnector, HubSpotOptions
 from connectors.vendor import parse_timestamp
 from tests.connectors.conftest import make_spec
 from tests.connectors.contract import ContractCase
+from tests.connectors.vendor_helpers import fixture_loader
 
 API = "https://api.hubapi.com"
 TOKEN = "pat-eu1-CANARY-0123-4567-89ab-cdef01234567"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hubspot"
-CONTACTS: list[dict[str, Any]] = json.loads((FIXTURES / "contacts.json").read_text())
 OBJECT_URL = re.compile(rf"{re.escape(API)}/crm/v3/objects/contacts(/search|/batch/read)?(\?.*)?$")
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+fixture = fixture_loader("hubspot")
+CONTACTS: list[dict[str, Any]] = fixture("contacts.json")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 import responses
@@ -24,25 +24,29 @@ from connectors.base import ConnectorContext, ResourceSpec
 from connectors.netsuite import NetSuiteConnector, NetSuiteOptions
 from tests.connectors.conftest import make_spec
 from tests.connectors.contract import ContractCase
+from tests.connectors.vendor_helpers import (
+    bearer_token,
+    doubled_quote_values,
+    fixture_loader,
+    form_fields,
+    query_fields,
+)
 
 ACCOUNT = "1234567_SB1"
 URL = "https://1234567-sb1.suitetalk.api.netsuite.com"
 SUITEQL = f"{URL}/services/rest/query/v1/suiteql"
 TOKEN_URL = f"{URL}/services/rest/auth/oauth2/v1/token"
 ASSERTION = "eyJhbGciOiJQUzI1NiIsImtpZCI6ImNlcnQtMSJ9.eyJpc3MiOiJjbGllbnQifQ.CANARYassertion"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "netsuite"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+fixture = fixture_loader("netsuite")
 
 
 ITEMS: list[dict[str, Any]] = fixture("items.json")
 NOTES: list[dict[str, Any]] = fixture("systemnotes.json")
 
 
-def suiteql_values(text: str) -> list[str]:
-    return [m.group(1).replace("''", "'") for m in re.finditer(r"'((?:''|[^'])*)'", text)]
+suiteql_values = doubled_quote_values
 
 
 @dataclass
@@ -63,8 +67,7 @@ class FakeNetSuite:
         self.expired.update(self.issued)
 
     def token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        body = request.body
-        form = {k: v[0] for k, v in parse_qs(body if isinstance(body, str) else (body or b"").decode()).items()}
+        form = form_fields(request)
         self.grants.append(form)
         if form.get("client_assertion") != ASSERTION or form.get("grant_type") != "client_credentials":
             return 400, {}, json.dumps({"error": "invalid_client"})
@@ -73,12 +76,12 @@ class FakeNetSuite:
         return 200, {}, json.dumps({**fixture("token.json"), "access_token": token})
 
     def suiteql(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = bearer_token(request)
         if token not in self.issued or token in self.expired:
             return 401, {}, json.dumps(fixture("invalid_login.json"))
         if request.headers.get("Prefer") != "transient":
             return 400, {}, json.dumps(fixture("invalid_query.json"))
-        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
+        query = query_fields(request)
         limit, offset = min(int(query["limit"]), self.page), int(query["offset"])
         q = json.loads(request.body or b"{}")["q"]
         if offset == 0:

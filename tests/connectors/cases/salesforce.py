@@ -25,6 +25,7 @@ from connectors.salesforce import SalesforceConnector, SalesforceOptions
 from connectors.vendor import parse_timestamp
 from tests.connectors.conftest import make_spec
 from tests.connectors.contract import ContractCase
+from tests.connectors.vendor_helpers import bearer_token, fixture_loader, form_fields
 
 LOGIN = "https://acme.my.salesforce.com"
 INSTANCE = "https://acme.my.salesforce.com"
@@ -33,13 +34,11 @@ CLIENT_SECRET = "sf-CANARY-secret-0123456789ABCDEF"
 ASSERTION = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIzTVZHOSJ9.CANARYsignature"
 QUERY = f"{INSTANCE}/services/data/v62.0/query"
 TOKEN_URL = f"{LOGIN}/services/oauth2/token"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "salesforce"
 INTEGRATION = "005XX000001SvAAYA0"
 HUMAN = "005XX000002HmnBYAS"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+fixture = fixture_loader("salesforce")
 
 
 PRODUCTS: list[dict[str, Any]] = fixture("product2.json")
@@ -74,8 +73,7 @@ class FakeSalesforce:
         self.expired.update(self.issued)
 
     def token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        body = request.body
-        form = {k: v[0] for k, v in parse_qs(body if isinstance(body, str) else (body or b"").decode()).items()}
+        form = form_fields(request)
         self.grants.append(form)
         good = (
             form.get("grant_type") == "client_credentials"
@@ -92,8 +90,7 @@ class FakeSalesforce:
         return 200, {}, json.dumps({**fixture("token.json"), "access_token": token, "instance_url": INSTANCE})
 
     def query(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        auth = request.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ")
+        token = bearer_token(request)
         if token not in self.issued or token in self.expired:
             return 401, {}, json.dumps(fixture("invalid_session.json"))
         parts = urlsplit(request.url or "")
