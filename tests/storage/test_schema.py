@@ -149,3 +149,9 @@ def test_an_unusable_sqlite_path_is_a_storage_error(tmp_path: Path) -> None:
 def test_an_invalid_url_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="invalid storage URL"):
         Store("not a url at all")
+
+
+def test_the_fast_path_head_is_alembics_head() -> None:
+    from detector.storage.migrate import SCHEMA_HEAD  # noqa: PLC0415
+
+    assert head_revision() == SCHEMA_HEAD
