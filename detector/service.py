@@ -107,6 +107,7 @@ def run_once(
     cursors: Mapping[tuple[str, str], str] | None = None,
     record_hashes: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
     pool: ConnectorPool | None = None,
+    accept_mass_missing: bool = False,
 ) -> RunReport:
     """One reconciliation (full, or incremental over ``keys``), recorded in one transaction.
 
@@ -143,6 +144,7 @@ def run_once(
                 keys=keys,
                 now=now,
                 on_progress=on_progress,
+                accept_mass_missing=accept_mass_missing,
                 pool=pool,
             )
             stop_progress()

@@ -25,7 +25,6 @@ R = TypeVar("R")
 log = structlog.get_logger()
 
 
-
 def safe(value: object) -> str:
     """Text fit for a terminal: terminal escapes and control characters neutralised, newlines shown."""
     return neutralise("" if value is None else str(value))

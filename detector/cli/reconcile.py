@@ -100,6 +100,11 @@ def _iso(value: datetime) -> str:
 )
 @click.option("--no-alerts", is_flag=True, help="Record the run but do not deliver alerts now.")
 @click.option(
+    "--accept-mass-missing",
+    is_flag=True,
+    help="Report missing/orphaned keys even above the mass-missing limit (once, when they are real).",
+)
+@click.option(
     "--lock-wait",
     default=f"{DEFAULT_RUN_LOCK_WAIT_S:g}s",
     show_default=True,
@@ -113,6 +118,7 @@ def reconcile(
     output_format: str,
     output: Path | None,
     no_alerts: bool,
+    accept_mass_missing: bool,
     lock_wait: str,
 ) -> int:
     """Run one full reconciliation now: record it, open/resolve discrepancies, send alerts."""
@@ -133,6 +139,7 @@ def reconcile(
         deliver_alerts=not no_alerts,
         progress=interactive,
         lock_wait=wait,
+        accept_mass_missing=accept_mass_missing,
     )
     if output_format == "json":
         text = dump_json(report_json(report), items=len(report.outcome.discrepancies))

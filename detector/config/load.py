@@ -221,7 +221,9 @@ def _secret_values(value: Any) -> list[str]:
     if isinstance(value, SecretStr):
         return [value.get_secret_value()]
     if isinstance(value, BaseModel):
-        return [s for name in type(value).model_fields for s in _secret_values(getattr(value, name))]
+        return [
+            s for name in type(value).model_fields for s in _secret_values(getattr(value, name))
+        ]
     if isinstance(value, Mapping):
         return [s for item in value.values() for s in _secret_values(item)]
     if isinstance(value, list | tuple):

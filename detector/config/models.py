@@ -222,6 +222,10 @@ class SettingsModel(StrictModel):
     run_deadline: Duration = timedelta(hours=1)
     change_window: Duration = timedelta(days=7)
     """How far back APIs' change logs are read the first time."""
+    mass_missing_ratio: float = Field(default=0.2, gt=0, le=1)
+    """More keys missing (or orphaned) than this share of the owner's keys is held back as suspect."""
+    mass_missing_min: int = Field(default=5, ge=0)
+    """...and more than this many: a handful of missing keys in a small catalog is not a mass event."""
 
 
 class ConfigModel(StrictModel):

@@ -42,6 +42,8 @@ class PairResult:
     discrepancies: list[Discrepancy] = field(default_factory=list)
     problems: list[TypeProblem] = field(default_factory=list)
     values_compared: int = 0
+    held_back: tuple[int, int] | None = None
+    """(missing, orphaned) keys not reported because there were more than the mass limit."""
     mismatched: dict[str, set[str]] = field(default_factory=dict)
     """field -> reader keys (display) whose value currently differs from the owner's."""
 
@@ -99,11 +101,14 @@ def compare_pair(
     entries: Sequence[OwnershipEntry],
     *,
     compare_records: bool,
+    mass_limit: int | None = None,
 ) -> PairResult:
     """Discrepancies of ``reader`` against ``owner`` for ``entries`` (fields owned by one, read by the other).
 
     ``compare_records`` is False when either side failed or is suspect: then no key is reported
-    missing or orphaned, because an outage is not a deletion.
+    missing or orphaned, because an outage is not a deletion. More missing (or orphaned) keys than
+    ``mass_limit`` look like a broken export rather than real deletions: none is reported and
+    ``held_back`` says how many there were.
     """
     result = PairResult()
     entity = owner.entity
@@ -113,6 +118,9 @@ def compare_pair(
     if compare_records:
         missing = aligned.filter(pl.col(_R_ROW).is_null()).get_column(_O_ROW)
         orphans = aligned.filter(pl.col(_O_ROW).is_null()).get_column(_R_ROW)
+        if mass_limit is not None and max(missing.len(), orphans.len()) > mass_limit:
+            result.held_back = (missing.len(), orphans.len())
+            missing, orphans = missing.clear(), orphans.clear()
         for key in owner.records.get_column(KEY).gather(missing).to_list():
             result.discrepancies.append(
                 Discrepancy(

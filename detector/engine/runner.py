@@ -117,6 +117,7 @@ def reconcile(
     cursors: Mapping[tuple[str, str], str] | None = None,
     carried: Sequence[StoredFinding] = (),
     keys: Mapping[str, Collection[KeyTuple]] | None = None,
+    accept_mass_missing: bool = False,
     pool: ConnectorPool | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_progress: Callable[[str, str], None] | None = None,
@@ -146,6 +147,7 @@ def reconcile(
                 keys=entity_keys,
                 now=started,
                 on_progress=on_progress,
+                accept_mass_missing=accept_mass_missing,
             )
     finally:
         if own_pool:
@@ -169,6 +171,7 @@ def _reconcile_entity(
     keys: Collection[KeyTuple] | None,
     now: datetime,
     on_progress: Callable[[str, str], None] | None,
+    accept_mass_missing: bool = False,
 ) -> None:
     entity = config.model.entities[entity_name]
     reads: dict[str, SourceRead] = {}
@@ -219,7 +222,11 @@ def _reconcile_entity(
             reader_read.spec,
             entries,
             compare_records=trusted and keys is None,
+            mass_limit=None if accept_mass_missing else _mass_limit(config, frames[owner]),
         )
+        if found.held_back is not None:
+            _hold_back(reader_read, owner, found.held_back)
+            trusted = False
         _apply_owner_lag(found.discrepancies, summary.owner_changed_at, entity.key_compare)
         result.discrepancies.extend(found.discrepancies)
         result.values_compared += found.values_compared
@@ -278,6 +285,32 @@ def _new_writes(found: Sequence[Discrepancy], known: Sequence[StoredFinding]) ->
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _mass_limit(config: Config, owner: CanonicalFrame) -> int:
+    settings = config.settings
+    return max(settings.mass_missing_min, int(settings.mass_missing_ratio * owner.records.height))
+
+
+def _hold_back(reader: SourceRead, owner: str, counts: tuple[int, int]) -> None:
+    """Mark a reader whose missing/orphaned keys look like a broken export, not deletions."""
+    missing, orphaned = counts
+    report = reader.report
+    report.status = SourceStatus.SUSPECT
+    report.error_kind = "mass_missing"
+    report.error = (
+        f"{missing} keys of {owner} missing and {orphaned} orphaned: more than the mass-missing limit"
+        " (settings.mass_missing_ratio / mass_missing_min), so none is reported; if they are real,"
+        " run `fieldwarden reconcile --accept-mass-missing` once"
+    )
+    log.warning(
+        "mass_missing_held_back",
+        system=report.system,
+        entity=report.entity,
+        owner=owner,
+        missing=missing,
+        orphaned=orphaned,
+    )
 
 
 def _carry(finding: StoredFinding, entries: Sequence[OwnershipEntry]) -> Discrepancy:

@@ -41,7 +41,9 @@ class Codec:
             if value.tzinfo is None or value.utcoffset() is None:
                 raise ValueError(f"naive datetime {value.isoformat()} refused: storage needs UTC")
             utc = value.astimezone(UTC)
-            cached = utc if self.postgres else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            cached = (
+                utc if self.postgres else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            )
             self._out[value] = cached
         return cached
 

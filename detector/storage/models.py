@@ -117,9 +117,7 @@ class RunSource(Base):
     __tablename__ = "run_sources"
     __table_args__ = (Index("ix_run_sources_system_entity", "system", "entity", "run_id"),)
 
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     system: Mapped[str] = mapped_column(String(200), primary_key=True)
     entity: Mapped[str] = mapped_column(String(200), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))

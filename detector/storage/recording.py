@@ -283,7 +283,9 @@ class RunRecorder:
 
         stored: dict[str, _Seen] = {}
         groups = {(d.entity, d.system) for d in found.values()}
-        if any(conn.exec_driver_sql(_ANY_STORED.replace("?", codec.mark), g).first() for g in groups):
+        if any(
+            conn.exec_driver_sql(_ANY_STORED.replace("?", codec.mark), g).first() for g in groups
+        ):
             self._fill_seen(found)
             stored = {row.id: row for row in self._load(_Seen, _LOAD_SEEN)}
         # else: nothing stored yet where this run looked (a first run): all of it is new.
@@ -414,9 +416,7 @@ class RunRecorder:
             if scope.keys is not None:
                 where += _IN_SCOPE_KEYS
                 params.append(n)
-                inside = sum(
-                    1 for d in found.values() if d.key in scope.keys and _covers(scope, d)
-                )
+                inside = sum(1 for d in found.values() if d.key in scope.keys and _covers(scope, d))
             else:
                 inside = sum(
                     count

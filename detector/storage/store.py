@@ -77,7 +77,9 @@ class AmbiguousIdError(LookupError):
     def __init__(self, prefix: str, candidates: Sequence[str]) -> None:
         self.prefix = prefix
         self.candidates = list(candidates)
-        super().__init__(f"id prefix {prefix!r} matches several discrepancies: {', '.join(candidates)}")
+        super().__init__(
+            f"id prefix {prefix!r} matches several discrepancies: {', '.join(candidates)}"
+        )
 
 
 def checkpoint(label: str) -> None:

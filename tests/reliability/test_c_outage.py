@@ -51,17 +51,18 @@ def test_17_forty_percent_of_the_usual_rows_skips_the_missing_phase(stack: Stack
     assert outcome.report.outcome.status == "partial"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: no count/% threshold on 'missing' findings and no --accept-mass-missing; "
-    "a drop above suspect_below (70% of rows) is reported as 30% missing_in_reader",
-)
 def test_17_missing_above_a_threshold_is_held_back(stack: Stack) -> None:
     stack.run()
     stack.server.handler = catalog(stack.shop[:14])
     report = stack.run()
     missing = [d for d in report.outcome.discrepancies if d.kind in MISSING_KINDS]
     assert len(missing) == 0
+    shop = next(s for s in report.result.sources if s.system == "shop")
+    assert shop.error_kind == "mass_missing"
+    assert report.outcome.resolved == 0
+    # a one-off override reports them when they are real
+    accepted = stack.run(accept_mass_missing=True)
+    assert len([d for d in accepted.outcome.discrepancies if d.kind in MISSING_KINDS]) == 6
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,9 @@ def test_17_missing_above_a_threshold_is_held_back(stack: Stack) -> None:
         ("stream incomplete", None),
     ],
 )
-def test_18_a_failed_or_incomplete_stream_gets_no_missing_check(stack: Stack, name: str, reply: Reply | None) -> None:
+def test_18_a_failed_or_incomplete_stream_gets_no_missing_check(
+    stack: Stack, name: str, reply: Reply | None
+) -> None:
     stack.entity_options.update({"pagination": {"style": "none", "total_path": "total"}})
     partial = [dict(r) for r in stack.shop[:10]]
     partial[0]["price"] = "1.00"  # a new mismatch in what was received: still reported
@@ -80,7 +83,9 @@ def test_18_a_failed_or_incomplete_stream_gets_no_missing_check(stack: Stack, na
         "C",
         18,
         name,
-        (lambda _r: reply) if reply is not None else (lambda _r: Reply(200, {"data": partial, "total": 20})),
+        (lambda _r: reply)
+        if reply is not None
+        else (lambda _r: Reply(200, {"data": partial, "total": 20})),
         expect=lambda s: s.status.value in ("failed", "incomplete"),
     )
     assert outcome.survived, outcome
