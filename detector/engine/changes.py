@@ -23,7 +23,14 @@ from detector.errors import SourceError
 from detector.model import Discrepancy, Kind, ObservedChange
 from detector.secrets import redact
 
-__all__ = ["ChangeLog", "ChangeSummary", "parse_cursor", "read_change_log", "summarise_changes"]
+__all__ = [
+    "ChangeLog",
+    "ChangeSummary",
+    "display_key_of",
+    "parse_cursor",
+    "read_change_log",
+    "summarise_changes",
+]
 
 log = structlog.get_logger()
 
@@ -113,7 +120,8 @@ def _canonical_field(spec: ResourceSpec, name: str) -> str | None:
     return None
 
 
-def _display_key(spec: ResourceSpec, raw: tuple[str, ...]) -> str:
+def display_key_of(spec: ResourceSpec, raw: tuple[str, ...]) -> str:
+    """A raw key as the engine shows it: each part through its ``map``, joined by ``|``."""
     parts = [part.value_map.get(value, value) for part, value in zip(spec.key, raw, strict=False)]
     return KEY_SEPARATOR.join(parts)
 
@@ -132,7 +140,7 @@ def summarise_changes(config: Config, logs: Iterable[ChangeLog]) -> ChangeSummar
         system = config.systems[change_log.system]
         entity = config.model.entities[change_log.entity]
         spec = config.resource_spec(change_log.entity, change_log.system)
-        displays = [_display_key(spec, c.key) for c in change_log.changes]
+        displays = [display_key_of(spec, c.key) for c in change_log.changes]
         matches = _match_keys(displays, entity.key_compare)
         for change, key, match in zip(change_log.changes, displays, matches, strict=True):
             field_name = _canonical_field(spec, change.field)

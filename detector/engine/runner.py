@@ -10,20 +10,29 @@ for key-level kinds, so its absence never resolves (or opens) anything.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import structlog
 
-from connectors.base import KeyTuple
+from connectors.base import KeyTuple, ResourceSpec
 from detector.config import Config, OwnershipEntry
-from detector.engine.changes import ChangeLog, read_change_log, summarise_changes
+from detector.engine.changes import ChangeLog, display_key_of, read_change_log, summarise_changes
 from detector.engine.diff import compare_pair
-from detector.engine.mapping import KEY, MATCH, CanonicalFrame, canonical_frame, match_expr
+from detector.engine.mapping import (
+    KEY,
+    KEY_SEPARATOR,
+    MATCH,
+    CanonicalFrame,
+    canonical_frame,
+    match_expr,
+)
 from detector.engine.sources import ConnectorPool, SourceRead, read_source
 from detector.model import (
     RECORD_KINDS,
+    SourceReport,
     VALUE_KINDS,
     Discrepancy,
     Kind,
@@ -34,9 +43,42 @@ from detector.model import (
     fingerprint,
 )
 
-__all__ = ["Plan", "StoredFinding", "plan_run", "reconcile"]
+__all__ = ["DEADLINE_EXCEEDED", "Deadline", "Plan", "StoredFinding", "plan_run", "reconcile"]
 
 log = structlog.get_logger()
+
+DEADLINE_EXCEEDED = "deadline_exceeded"
+
+
+class Deadline:
+    """A run's deadline (``settings.run_deadline``), checked cooperatively between sources.
+
+    A read already under way is bounded by its own request timeouts; a read that would *start*
+    after the deadline is not started, and its source is recorded failed (``deadline_exceeded``),
+    so the run is partial and nothing is resolved (or reported missing) by the source's absence.
+    """
+
+    def __init__(self, limit: timedelta, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.limit = limit
+        self._ends = clock() + limit.total_seconds()
+
+    @property
+    def expired(self) -> bool:
+        return self._clock() >= self._ends
+
+    def skipped(self, system: str, entity: str) -> SourceReport:
+        log.warning("source_skipped_deadline", system=system, entity=entity, deadline_s=self.limit.total_seconds())
+        return SourceReport(
+            system=system,
+            entity=entity,
+            status=SourceStatus.FAILED,
+            error=(
+                f"not read: the run passed its deadline of {self.limit.total_seconds():g} s"
+                " (settings.run_deadline) before this source was started"
+            ),
+            error_kind=DEADLINE_EXCEEDED,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +171,7 @@ def reconcile(
     result = RunResult(mode=mode, started_at=started, finished_at=started)
     own_pool = pool is None
     pool = pool or ConnectorPool(config)
+    deadline = Deadline(config.settings.run_deadline)
     try:
         for entity_name, entity_systems in plan.systems.items():
             entity_keys = keys.get(entity_name) if keys is not None else None
@@ -148,6 +191,7 @@ def reconcile(
                 now=started,
                 on_progress=on_progress,
                 accept_mass_missing=accept_mass_missing,
+                deadline=deadline,
             )
     finally:
         if own_pool:
@@ -172,12 +216,18 @@ def _reconcile_entity(
     now: datetime,
     on_progress: Callable[[str, str], None] | None,
     accept_mass_missing: bool = False,
+    deadline: Deadline | None = None,
 ) -> None:
     entity = config.model.entities[entity_name]
     reads: dict[str, SourceRead] = {}
     frames: dict[str, CanonicalFrame] = {}
     for system in entity_systems:
         spec = config.resource_spec(entity_name, system)
+        if deadline is not None and deadline.expired:
+            skipped = SourceRead(spec, None, deadline.skipped(system, entity_name))
+            reads[system] = skipped
+            result.sources.append(skipped.report)
+            continue
         read = read_source(
             pool,
             spec,
@@ -193,10 +243,16 @@ def _reconcile_entity(
             read.frame = None  # the raw columns are no longer needed: free them before comparing
             frames[system] = frame
             result.records += frame.in_scope
-            _duplicates(result, frame, pairs, keys)
+            _duplicates(result, frame, spec, pairs, keys)
 
     logs = _change_logs(
-        config, reads, pool, cursors, now=now, lookback=config.settings.cursor_lookback
+        config,
+        reads,
+        pool,
+        cursors,
+        now=now,
+        lookback=config.settings.cursor_lookback,
+        deadline=deadline,
     )
     for change_log in logs:
         # the cursor advances (with the run's commit) only past a log read in full without error
@@ -206,7 +262,6 @@ def _reconcile_entity(
     result.changes.extend(summary.observed)
     result.discrepancies.extend(_new_writes(summary.non_owner_writes, carried))
 
-    key_scope = _key_scope(keys, config, entity_name) if keys is not None else None
     for (owner, reader), entries in pairs.items():
         if owner not in frames or reader not in frames:
             continue
@@ -239,7 +294,7 @@ def _reconcile_entity(
                     f"{f' (row {problem.row})' if problem.row is not None else ''} is not a valid {problem.compare}"
                 )
         fields = frozenset(e.field for e in entries)
-        value_scope = key_scope
+        value_scope = _key_scope(keys, reader_read.spec) if keys is not None else None
         if not trusted:
             # An untrusted snapshot (suspect, incomplete) only speaks for the keys it holds: a
             # mismatch on a key it did not return was not compared, so it must not resolve.
@@ -339,13 +394,17 @@ def _compared_keys(owner: CanonicalFrame, reader: CanonicalFrame) -> frozenset[s
     return frozenset(both[KEY].to_list()) | frozenset(both["__reader_key__"].to_list())
 
 
-def _key_scope(keys: Collection[KeyTuple], config: Config, entity_name: str) -> frozenset[str]:
-    return frozenset("|".join(k) for k in keys)
+def _key_scope(keys: Collection[KeyTuple], spec: ResourceSpec) -> frozenset[str]:
+    """The display keys an incremental run covers in one system: each key as written and as mapped."""
+    return frozenset(KEY_SEPARATOR.join(k) for k in keys) | frozenset(
+        display_key_of(spec, k) for k in keys
+    )
 
 
 def _duplicates(
     result: RunResult,
     frame: CanonicalFrame,
+    spec: ResourceSpec,
     pairs: Mapping[tuple[str, str], list[OwnershipEntry]],
     keys: Collection[KeyTuple] | None,
 ) -> None:
@@ -365,7 +424,7 @@ def _duplicates(
         if severity is not None:
             item.severity = severity
         result.discrepancies.append(item)
-    scope_keys = frozenset("|".join(k) for k in keys) if keys is not None else None
+    scope_keys = _key_scope(keys, spec) if keys is not None else None
     result.scopes.append(
         Scope(frame.entity, frame.system, frozenset({Kind.DUPLICATE_KEY}), scope_keys)
     )
@@ -379,11 +438,20 @@ def _change_logs(
     *,
     now: datetime,
     lookback: timedelta,
+    deadline: Deadline | None = None,
 ) -> list[ChangeLog]:
     logs: list[ChangeLog] = []
     for system, read in reads.items():
         connector_class = config.systems[system].connector_class
         if not connector_class.supports_changes:
+            continue
+        if read.report.error_kind == DEADLINE_EXCEEDED:
+            continue
+        if deadline is not None and deadline.expired:
+            # not read, so the cursor stays where it is; the source itself was read in full
+            read.report.status = SourceStatus.FAILED
+            read.report.error_kind = DEADLINE_EXCEEDED
+            read.report.error = "change log not read: the run passed settings.run_deadline"
             continue
         change_log = read_change_log(
             pool.get(system),

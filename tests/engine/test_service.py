@@ -192,3 +192,18 @@ def test_a_full_run_advances_change_log_cursors_with_its_commit(stack: Path) -> 
     run_once(config, deliver_alerts=False)
     with Store.open(config.storage_url) as store:
         assert store.cursor("storefront", "product") == "2026-11-20T09:00:00+00:00"
+
+
+def test_an_incremental_run_resolves_keys_written_through_a_key_map(stack: Path) -> None:
+    config = load_config(stack)
+    first = run_once(config, deliver_alerts=False).outcome
+    assert ("value_mismatch", "A|WH-EAST") in {(d.kind, d.key) for d in first.discrepancies}
+    write_csv(
+        stack.parent / "storefront" / "inventory_levels.csv",
+        [{"sku": "A", "location_id": "loc-1", "available": "40"}],
+    )
+    # the daemon hands in each changed key as every system spells it
+    outcome = run_once(
+        config, keys={"inventory": [("A", "loc-1"), ("A", "WH-EAST")]}, deliver_alerts=False
+    ).outcome
+    assert outcome.resolved == 1
