@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import responses
+from responses.registries import OrderedRegistry
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -82,3 +84,18 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retry back-off waits, recorded instead of slept: HTTP tests never sleep."""
+    waits: list[float] = []
+    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
+    return waits
+
+
+@pytest.fixture
+def mock(slept: list[float]) -> Iterator[responses.RequestsMock]:
+    """``responses`` answering in registration order (retry sequences), with sleeps recorded."""
+    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
+        yield rsps

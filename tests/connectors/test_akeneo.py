@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import responses
 from pydantic import ValidationError
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.akeneo import AkeneoConnector, AkeneoOptions, ValuePath, parse_value_path
@@ -33,13 +32,6 @@ from tests.connectors.cases.akeneo import (
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """``connectors.oauth.now``, moved by the test."""
     now = [1000.0]
@@ -53,12 +45,6 @@ def fake(slept: list[float], clock: list[float]) -> Iterator[FakeAkeneo]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         server.register(rsps)
         yield server
-
-
-@pytest.fixture
-def mock(slept: list[float]) -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture
@@ -214,7 +200,12 @@ def test_429_over_the_cap_is_rate_limited(
     tmp_path: Path, mock: responses.RequestsMock, slept: list[float]
 ) -> None:
     mock.post(TOKEN_URL, json=fixture("token.json"))
-    mock.get(PRODUCTS_URL, status=429, json=fixture("too_many_requests.json"), headers={"Retry-After": "900"})
+    mock.get(
+        PRODUCTS_URL,
+        status=429,
+        json=fixture("too_many_requests.json"),
+        headers={"Retry-After": "900"},
+    )
     with connector(tmp_path) as pim, pytest.raises(RateLimitedError) as raised:
         pim.read(spec())
     assert raised.value.retry_after == 900
@@ -223,7 +214,12 @@ def test_429_over_the_cap_is_rate_limited(
 
 def test_429_then_success(tmp_path: Path, mock: responses.RequestsMock) -> None:
     mock.post(TOKEN_URL, json=fixture("token.json"))
-    mock.get(PRODUCTS_URL, status=429, json=fixture("too_many_requests.json"), headers={"Retry-After": "1"})
+    mock.get(
+        PRODUCTS_URL,
+        status=429,
+        json=fixture("too_many_requests.json"),
+        headers={"Retry-After": "1"},
+    )
     mock.get(PRODUCTS_URL, json={"_links": {}, "_embedded": {"items": PRODUCTS[:1]}})
     with connector(tmp_path) as pim:
         assert pim.read(spec()).data.height == 1
@@ -233,6 +229,9 @@ def test_error_body_is_quoted_and_scrubbed(tmp_path: Path, mock: responses.Reque
     token = fixture("token.json")["access_token"]
     mock.post(TOKEN_URL, json=fixture("token.json"))
     mock.get(PRODUCTS_URL, status=422, json=fixture("invalid_search.json"))
-    with connector(tmp_path) as pim, pytest.raises(SourceFatalError, match="not supported") as raised:
+    with (
+        connector(tmp_path) as pim,
+        pytest.raises(SourceFatalError, match="not supported") as raised,
+    ):
         pim.read(spec(), keys=[("CAP-GRY",)])
     assert token not in str(raised.value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 from pydantic import ValidationError
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.base import FieldSpec, ResourceSpec
@@ -39,19 +37,6 @@ BASE = f"https://api.bigcommerce.com/stores/{STORE}/v3"
 
 def _params(request: Any) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(request.url).query))
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import responses
 from pydantic import ValidationError
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.base import Change, FieldSpec
@@ -43,24 +42,11 @@ EMPTY: dict[str, Any] = {"value": []}
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def fake(slept: list[float]) -> Iterator[FakeBusinessCentral]:
     server = FakeBusinessCentral()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         server.register(rsps)
         yield server
-
-
-@pytest.fixture
-def mock(slept: list[float]) -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture
@@ -77,7 +63,9 @@ def static(tmp_path: Path, **options: Any) -> BusinessCentralConnector:
 # --- auth and options ------------------------------------------------------------------------
 
 
-def test_client_credentials_for_the_bc_scope(bc: BusinessCentralConnector, fake: FakeBusinessCentral) -> None:
+def test_client_credentials_for_the_bc_scope(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
     bc.read(spec())
     bc.read(spec())
     assert len(fake.grants) == 1
@@ -85,7 +73,9 @@ def test_client_credentials_for_the_bc_scope(bc: BusinessCentralConnector, fake:
     assert fake.grants[0]["scope"] == "https://api.businesscentral.dynamics.com/.default"
 
 
-def test_rejected_token_is_renewed_once(bc: BusinessCentralConnector, fake: FakeBusinessCentral) -> None:
+def test_rejected_token_is_renewed_once(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
     bc.read(spec())
     fake.expire()
     assert bc.read(spec()).data.height == len(ITEMS)
@@ -106,7 +96,10 @@ def test_bad_secret_is_never_printed(tmp_path: Path, fake: FakeBusinessCentral) 
 
 def test_options_are_checked() -> None:
     base = {"tenant": TENANT, "company_id": COMPANY, "token": "t"}
-    assert BusinessCentralOptions.model_validate(base).url == "https://api.businesscentral.dynamics.com"
+    assert (
+        BusinessCentralOptions.model_validate(base).url
+        == "https://api.businesscentral.dynamics.com"
+    )
     with pytest.raises(ValidationError, match="client_id"):
         BusinessCentralOptions.model_validate({**base, "token": None})
     with pytest.raises(ValidationError, match="company_id"):
@@ -116,7 +109,9 @@ def test_options_are_checked() -> None:
 # --- records --------------------------------------------------------------------------------
 
 
-def test_read_follows_absolute_next_links(bc: BusinessCentralConnector, fake: FakeBusinessCentral) -> None:
+def test_read_follows_absolute_next_links(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
     frame = bc.read(spec(price="unitPrice", inventory="inventory", blocked="blocked"))
     rows = {r["number"]: r for r in frame.data.to_dicts()}
     assert len(rows) == len(ITEMS)
@@ -126,7 +121,9 @@ def test_read_follows_absolute_next_links(bc: BusinessCentralConnector, fake: Fa
     assert fake.filters == [None]
 
 
-def test_keys_filter_in_odata_with_quotes_doubled(bc: BusinessCentralConnector, fake: FakeBusinessCentral) -> None:
+def test_keys_filter_in_odata_with_quotes_doubled(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
     frame = bc.read(spec(), keys=[("O'NEIL-1",), ("1920-S",)])
     assert sorted(frame.data.get_column("number").to_list()) == ["1920-S", "O'NEIL-1"]
     assert fake.filters == ["((number eq '1920-S') or (number eq 'O''NEIL-1'))"]
@@ -137,7 +134,9 @@ def test_odata_quote_round_trips(raw: str) -> None:
     assert odata_values(odata_quote(raw)) == [raw]
 
 
-def test_read_updated_filters_last_modified(bc: BusinessCentralConnector, fake: FakeBusinessCentral) -> None:
+def test_read_updated_filters_last_modified(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
     frame = bc.read_updated(spec(), datetime(2024, 5, 2, 12, tzinfo=UTC))
     assert sorted(frame.data.get_column("number").to_list()) == ["1908-S", "O'NEIL-1"]
     assert fake.filters == ["(lastModifiedDateTime gt 2024-05-02T12:00:00Z)"]
@@ -149,7 +148,9 @@ def test_page_size_and_paths(tmp_path: Path, mock: responses.RequestsMock) -> No
         bc.read(spec())
     request = mock.calls[0].request
     assert request.url is not None
-    assert request.url.startswith(f"https://api.businesscentral.dynamics.com/v2.0/{TENANT}/sandbox-eu/api/v2.0/companies({COMPANY})/items")
+    assert request.url.startswith(
+        f"https://api.businesscentral.dynamics.com/v2.0/{TENANT}/sandbox-eu/api/v2.0/companies({COMPANY})/items"
+    )
     assert request.headers["Prefer"] == "odata.maxpagesize=500"
     assert request.headers["Authorization"] == f"Bearer {STATIC}"
 
@@ -157,7 +158,9 @@ def test_page_size_and_paths(tmp_path: Path, mock: responses.RequestsMock) -> No
 # --- changes --------------------------------------------------------------------------------
 
 
-def test_change_log_entries_become_changes(bc: BusinessCentralConnector, fake: FakeBusinessCentral) -> None:
+def test_change_log_entries_become_changes(
+    bc: BusinessCentralConnector, fake: FakeBusinessCentral
+) -> None:
     changes = list(bc.read_changes(spec(), SINCE))
     assert [(c.key, c.field, c.changed_by, c.old_value, c.new_value) for c in changes] == [
         (("1896-S",), "unitPrice", INTEGRATION, "19.9", "24"),
@@ -174,11 +177,16 @@ def test_change_log_keys_are_looked_up_when_the_key_is_not_the_number(
 ) -> None:
     by_name = replace(spec(price="unitPrice"), key=(FieldSpec("key", "displayName"),))
     changes = list(bc.read_changes(by_name, SINCE))
-    assert [(c.key, c.changed_by) for c in changes] == [(("Wool Cap",), INTEGRATION), (("Wool Cap",), HUMAN)]
+    assert [(c.key, c.changed_by) for c in changes] == [
+        (("Wool Cap",), INTEGRATION),
+        (("Wool Cap",), HUMAN),
+    ]
     assert fake.filters[1] == "number eq '1896-S'"
 
 
-def test_change_log_fields_option_and_caption_fallback(tmp_path: Path, fake: FakeBusinessCentral) -> None:
+def test_change_log_fields_option_and_caption_fallback(
+    tmp_path: Path, fake: FakeBusinessCentral
+) -> None:
     made = connector(tmp_path, change_log_fields={"Last Date Modified": "lastModified"})
     with made:
         changes = list(made.read_changes(spec(cost="unitCost", modified="lastModified"), SINCE))
@@ -187,7 +195,9 @@ def test_change_log_fields_option_and_caption_fallback(tmp_path: Path, fake: Fak
     assert ("1908-S", "lastModified") in fields  # from the option
 
 
-def test_no_change_log_endpoint_means_no_changes(tmp_path: Path, mock: responses.RequestsMock) -> None:
+def test_no_change_log_endpoint_means_no_changes(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
     with static(tmp_path, change_log_endpoint=None) as bc:
         assert list(bc.read_changes(spec(), SINCE)) == []
     assert len(mock.calls) == 0
@@ -203,15 +213,27 @@ def test_web_service_page_names(tmp_path: Path, mock: responses.RequestsMock) ->
     mock.get(url, json={"value": [entry]})
     with static(tmp_path, change_log_endpoint="ODataV4/Company('CRONUS')/ChangeLogEntries") as bc:
         changes = list(bc.read_changes(spec(), SINCE))
-    assert [(c.key, c.field, c.changed_by) for c in changes] == [(("1896-S",), "unitPrice", "ADMIN")]
-    assert mock.calls[0].request.params["$filter"] == "Table_No eq 27 and Date_and_Time ge 2024-05-01T00:00:00Z"  # type: ignore[attr-defined]
+    assert [(c.key, c.field, c.changed_by) for c in changes] == [
+        (("1896-S",), "unitPrice", "ADMIN")
+    ]
+    assert (
+        mock.calls[0].request.params["$filter"]
+        == "Table_No eq 27 and Date_and_Time ge 2024-05-01T00:00:00Z"
+    )  # type: ignore[attr-defined]
 
 
 def test_other_tables_need_table_no(tmp_path: Path, mock: responses.RequestsMock) -> None:
     mock.get(f"{ROOT}/api/contoso/audit/v1.0/companies({COMPANY})/changeLogEntries", json=EMPTY)
     with static(tmp_path) as bc:
         assert list(bc.read_changes(replace(spec(), resource="itemVariants"), SINCE)) == []
-        assert list(bc.read_changes(replace(spec(), resource="itemVariants", options={"table_no": 5401}), SINCE)) == []
+        assert (
+            list(
+                bc.read_changes(
+                    replace(spec(), resource="itemVariants", options={"table_no": 5401}), SINCE
+                )
+            )
+            == []
+        )
     assert len(mock.calls) == 1
     assert "tableNo eq 5401" in mock.calls[0].request.params["$filter"]  # type: ignore[attr-defined]
 
@@ -265,7 +287,10 @@ def test_429_retried_then_rate_limited(tmp_path: Path, mock: responses.RequestsM
 
 def test_error_body_is_quoted(tmp_path: Path, mock: responses.RequestsMock) -> None:
     mock.get(ITEMS_URL, status=400, json=fixture("bad_request.json"))
-    with static(tmp_path) as bc, pytest.raises(SourceFatalError, match="BadRequest_PropertyNotFound") as raised:
+    with (
+        static(tmp_path) as bc,
+        pytest.raises(SourceFatalError, match="BadRequest_PropertyNotFound") as raised,
+    ):
         bc.read(spec())
     assert STATIC not in str(raised.value)
 

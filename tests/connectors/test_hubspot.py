@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import responses
 from pydantic import ValidationError
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.base import Change, FieldSpec
@@ -35,24 +34,11 @@ SINCE = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def fake(slept: list[float]) -> Iterator[FakeHubSpot]:
     server = FakeHubSpot()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         server.register(rsps)
         yield server
-
-
-@pytest.fixture
-def mock(slept: list[float]) -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture
@@ -65,7 +51,9 @@ def crm(tmp_path: Path) -> Iterator[HubSpotConnector]:
 # --- records --------------------------------------------------------------------------------
 
 
-def test_read_walks_every_page_and_flattens_properties(crm: HubSpotConnector, fake: FakeHubSpot) -> None:
+def test_read_walks_every_page_and_flattens_properties(
+    crm: HubSpotConnector, fake: FakeHubSpot
+) -> None:
     frame = crm.read(spec(phone="phone", also="properties.phone", ident="id"))
     assert frame.data.height == len(CONTACTS)
     rows = {r["email"]: r for r in frame.data.to_dicts()}
@@ -77,7 +65,9 @@ def test_read_walks_every_page_and_flattens_properties(crm: HubSpotConnector, fa
     assert len(lists) == 3  # 5 records, 2 a page
 
 
-def test_read_asks_only_for_mapped_properties(crm: HubSpotConnector, mock: responses.RequestsMock) -> None:
+def test_read_asks_only_for_mapped_properties(
+    crm: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
     mock.get(LIST, json={"results": []})
     crm.read(spec(phone="phone", created="createdAt"))
     params = mock.calls[0].request.params  # type: ignore[attr-defined]  # added by responses
@@ -109,7 +99,9 @@ def test_read_keys_by_id_searches_hs_object_id(tmp_path: Path, fake: FakeHubSpot
 # --- changes --------------------------------------------------------------------------------
 
 
-def test_history_becomes_changes_with_actors_and_old_values(crm: HubSpotConnector, fake: FakeHubSpot) -> None:
+def test_history_becomes_changes_with_actors_and_old_values(
+    crm: HubSpotConnector, fake: FakeHubSpot
+) -> None:
     changes = list(crm.read_changes(spec(), SINCE))
     found = {(c.key[0], c.field, c.changed_at.isoformat()): c for c in changes}
     integration = found[("ana@example.com", "phone", "2024-05-02T09:14:00.512000+00:00")]
@@ -118,10 +110,19 @@ def test_history_becomes_changes_with_actors_and_old_values(crm: HubSpotConnecto
     human = found[("ana@example.com", "phone", "2024-05-01T12:00:00+00:00")]
     assert human.changed_by == "CRM_UI:user:77"
     assert (human.old_value, human.new_value) == ("+49 30 0000", "+49 30 9999")
-    assert found[("ben@example.com", "firstname", "2024-05-03T07:30:00+00:00")].old_value == "Benjamin"
-    assert found[("ben@example.com", "phone", "2024-05-03T07:30:00+00:00")].changed_by == "API:3301999"
-    assert found[("dev@example.com", "phone", "2024-05-04T18:05:00+00:00")].changed_by == "WORKFLOWS:wf-88"
-    assert found[("eva@example.com", "phone", "2024-05-05T08:00:00+00:00")].changed_by == "CALCULATED"
+    assert (
+        found[("ben@example.com", "firstname", "2024-05-03T07:30:00+00:00")].old_value == "Benjamin"
+    )
+    assert (
+        found[("ben@example.com", "phone", "2024-05-03T07:30:00+00:00")].changed_by == "API:3301999"
+    )
+    assert (
+        found[("dev@example.com", "phone", "2024-05-04T18:05:00+00:00")].changed_by
+        == "WORKFLOWS:wf-88"
+    )
+    assert (
+        found[("eva@example.com", "phone", "2024-05-05T08:00:00+00:00")].changed_by == "CALCULATED"
+    )
     assert all(c.changed_at >= SINCE for c in changes)
     assert len(changes) == 6  # older history entries stay out of the window
     search = fake.calls[0][1]
@@ -135,7 +136,9 @@ def test_history_becomes_changes_with_actors_and_old_values(crm: HubSpotConnecto
     assert batch["propertiesWithHistory"] == ["firstname", "phone"]
 
 
-def test_companies_window_on_hs_lastmodifieddate(crm: HubSpotConnector, mock: responses.RequestsMock) -> None:
+def test_companies_window_on_hs_lastmodifieddate(
+    crm: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
     mock.post(f"{API}/crm/v3/objects/companies/search", json={"total": 0, "results": []})
     company = replace(spec(), resource="companies")
     assert list(crm.read_changes(company, SINCE)) == []
@@ -173,7 +176,10 @@ def test_default_window_is_seven_days(
     ("entry", "actor"),
     [
         ({"sourceType": "INTEGRATION", "sourceId": "2212345"}, "INTEGRATION:2212345"),
-        ({"sourceType": "CRM_UI", "sourceId": "userId:77", "updatedByUserId": 77}, "CRM_UI:user:77"),
+        (
+            {"sourceType": "CRM_UI", "sourceId": "userId:77", "updatedByUserId": 77},
+            "CRM_UI:user:77",
+        ),
         ({"sourceType": "CRM_UI", "sourceId": "userId:77"}, "CRM_UI:user:77"),
         ({"sourceType": "IMPORT", "sourceId": "import-1", "updatedByUserId": 9}, "IMPORT:user:9"),
         ({"sourceType": "CALCULATED"}, "CALCULATED"),
@@ -194,7 +200,9 @@ def test_scenario_only_the_humans_edit_is_a_non_owner_write(
     acting = {c.changed_by: writers.get(c.changed_by or "", "crm") for c in changes}
     assert acting == {"INTEGRATION:2212345": "erp", "CRM_UI:user:77": "crm"}
     found = _non_owner_writes(tmp_path, changes)
-    assert [(d.key, d.field, d.writer) for d in found] == [("ana@example.com", "phone", "CRM_UI:user:77")]
+    assert [(d.key, d.field, d.writer) for d in found] == [
+        ("ana@example.com", "phone", "CRM_UI:user:77")
+    ]
 
 
 def _non_owner_writes(tmp_path: Path, changes: list[Change]) -> list[Any]:
@@ -228,7 +236,9 @@ ownership:
 def test_429_secondly_is_retried_then_succeeds(
     crm: HubSpotConnector, mock: responses.RequestsMock, slept: list[float]
 ) -> None:
-    mock.get(LIST, status=429, json=fixture("rate_limited_secondly.json"), headers={"Retry-After": "1"})
+    mock.get(
+        LIST, status=429, json=fixture("rate_limited_secondly.json"), headers={"Retry-After": "1"}
+    )
     mock.get(LIST, json={"results": [CONTACTS[0] | {"propertiesWithHistory": None}]})
     frame = crm.read(spec())
     assert frame.data.height == 1
@@ -255,19 +265,28 @@ def test_429_daily_limit_has_no_short_wait(
     tmp_path: Path, mock: responses.RequestsMock, slept: list[float]
 ) -> None:
     with connector(tmp_path, max_retries=0) as crm:
-        mock.get(LIST, status=429, json=fixture("rate_limited_daily.json"), headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"})
+        mock.get(
+            LIST,
+            status=429,
+            json=fixture("rate_limited_daily.json"),
+            headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
+        )
         with pytest.raises(RateLimitedError, match="DAILY") as raised:
             crm.read(spec())
     assert raised.value.retry_after is None
 
 
-def test_validation_error_body_is_quoted(crm: HubSpotConnector, mock: responses.RequestsMock) -> None:
+def test_validation_error_body_is_quoted(
+    crm: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
     mock.get(LIST, status=400, json=fixture("validation_error.json"))
     with pytest.raises(SourceFatalError, match="VALIDATION_ERROR"):
         crm.read(spec())
 
 
-def test_bad_token_fails_without_printing_it(crm: HubSpotConnector, mock: responses.RequestsMock) -> None:
+def test_bad_token_fails_without_printing_it(
+    crm: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
     mock.get(LIST, status=401, json=fixture("unauthorized.json"))
     with capture_logs() as logs, pytest.raises(SourceFatalError, match="authentication") as raised:
         crm.read(spec())

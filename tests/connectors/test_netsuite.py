@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import responses
 from pydantic import ValidationError
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.base import Change
@@ -39,24 +38,11 @@ STATIC = "eyJraWQiOiJzdGF0aWMifQ.CANARY.static"
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def fake(slept: list[float]) -> Iterator[FakeNetSuite]:
     server = FakeNetSuite()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         server.register(rsps)
         yield server
-
-
-@pytest.fixture
-def mock(slept: list[float]) -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture
@@ -79,10 +65,14 @@ def test_account_id_gives_the_url() -> None:
     with pytest.raises(ValidationError, match="token"):
         NetSuiteOptions.model_validate({"account_id": "1234567"})
     with pytest.raises(ValidationError, match="time zone"):
-        NetSuiteOptions.model_validate({"account_id": "1234567", "token": "t", "timezone": "Mars/Base"})
+        NetSuiteOptions.model_validate(
+            {"account_id": "1234567", "token": "t", "timezone": "Mars/Base"}
+        )
 
 
-def test_client_assertion_grant_then_bearer_and_transient(ns: NetSuiteConnector, fake: FakeNetSuite) -> None:
+def test_client_assertion_grant_then_bearer_and_transient(
+    ns: NetSuiteConnector, fake: FakeNetSuite
+) -> None:
     ns.read(spec())
     ns.read(spec())
     assert fake.grants == [
@@ -113,7 +103,10 @@ def test_bad_assertion_is_never_printed(tmp_path: Path, fake: FakeNetSuite) -> N
 
 def test_static_token_rejected_fails_at_once(tmp_path: Path, mock: responses.RequestsMock) -> None:
     mock.post(SUITEQL, status=401, json=fixture("invalid_login.json"))
-    with static(tmp_path) as ns, pytest.raises(SourceFatalError, match="authentication failed") as raised:
+    with (
+        static(tmp_path) as ns,
+        pytest.raises(SourceFatalError, match="authentication failed") as raised,
+    ):
         ns.read(spec())
     assert STATIC not in str(raised.value)
     assert len(mock.calls) == 1
@@ -122,13 +115,17 @@ def test_static_token_rejected_fails_at_once(tmp_path: Path, mock: responses.Req
 # --- records --------------------------------------------------------------------------------
 
 
-def test_read_follows_next_links_and_orders_by_key(ns: NetSuiteConnector, fake: FakeNetSuite) -> None:
+def test_read_follows_next_links_and_orders_by_key(
+    ns: NetSuiteConnector, fake: FakeNetSuite
+) -> None:
     frame = ns.read(spec())
     assert frame.complete
     rows = {r["itemid"]: r for r in frame.data.to_dicts()}
     assert rows["SCARF-RED"]["salesdescription"] is None  # NetSuite leaves null columns out
     assert rows["CAP-GRY"]["displayname"] == "Wool Cap"
-    assert fake.queries == ["SELECT itemid, displayname, salesdescription FROM item ORDER BY itemid"]
+    assert fake.queries == [
+        "SELECT itemid, displayname, salesdescription FROM item ORDER BY itemid"
+    ]
 
 
 def test_keys_are_quoted_suiteql_literals(ns: NetSuiteConnector, fake: FakeNetSuite) -> None:
@@ -157,26 +154,50 @@ def test_a_query_in_place_of_a_resource(tmp_path: Path, mock: responses.Requests
         query="SELECT i.itemid AS sku, BUILTIN.DF(l.location) AS location, l.quantityonhand "
         "FROM inventoryitemlocations l JOIN item i ON i.id = l.item",
     )
-    stock = replace(stock, key=(replace(stock.key[0], name="key.0", path="sku"), replace(stock.key[0], name="key.1", path="location")))
+    stock = replace(
+        stock,
+        key=(
+            replace(stock.key[0], name="key.0", path="sku"),
+            replace(stock.key[0], name="key.1", path="location"),
+        ),
+    )
     with static(tmp_path) as ns:
         frame = ns.read(stock, keys=[("CAP-GRY", "Leeds")])
-    assert frame.data.select("sku", "location", "quantityonhand").rows() == [("CAP-GRY", "Leeds", "3")]
+    assert frame.data.select("sku", "location", "quantityonhand").rows() == [
+        ("CAP-GRY", "Leeds", "3")
+    ]
 
 
-def test_read_updated_filters_lastmodifieddate(tmp_path: Path, mock: responses.RequestsMock) -> None:
-    mock.post(SUITEQL, json={"links": [], "count": 0, "hasMore": False, "offset": 0, "totalResults": 0, "items": []})
+def test_read_updated_filters_lastmodifieddate(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
+    mock.post(
+        SUITEQL,
+        json={
+            "links": [],
+            "count": 0,
+            "hasMore": False,
+            "offset": 0,
+            "totalResults": 0,
+            "items": [],
+        },
+    )
     ns = static(tmp_path, timezone="America/Los_Angeles")
     with ns:
         ns.read_updated(spec(), datetime(2024, 5, 2, 9, 0, tzinfo=UTC))
     body = mock.calls[0].request.body
     assert isinstance(body, bytes)
-    assert b"lastmodifieddate > TO_TIMESTAMP('2024-05-02 02:00:00', 'YYYY-MM-DD HH24:MI:SS')" in body
+    assert (
+        b"lastmodifieddate > TO_TIMESTAMP('2024-05-02 02:00:00', 'YYYY-MM-DD HH24:MI:SS')" in body
+    )
 
 
 # --- changes --------------------------------------------------------------------------------
 
 
-def test_system_notes_become_changes_with_context_and_author(ns: NetSuiteConnector, fake: FakeNetSuite) -> None:
+def test_system_notes_become_changes_with_context_and_author(
+    ns: NetSuiteConnector, fake: FakeNetSuite
+) -> None:
     with capture_logs() as logs:
         changes = list(ns.read_changes(spec(), SINCE))
     assert [(c.key, c.field, c.changed_by, c.old_value, c.new_value) for c in changes] == [
@@ -223,7 +244,17 @@ def test_stock_by_location_has_no_notes(tmp_path: Path) -> None:
 
 
 def test_record_type_id_option(tmp_path: Path, mock: responses.RequestsMock) -> None:
-    mock.post(SUITEQL, json={"links": [], "count": 0, "hasMore": False, "offset": 0, "totalResults": 0, "items": []})
+    mock.post(
+        SUITEQL,
+        json={
+            "links": [],
+            "count": 0,
+            "hasMore": False,
+            "offset": 0,
+            "totalResults": 0,
+            "items": [],
+        },
+    )
     vendor = replace(spec(), resource="vendor", options={"record_type_id": -3})
     with static(tmp_path) as ns:
         assert list(ns.read_changes(vendor, SINCE)) == []
@@ -272,7 +303,9 @@ ownership:
 # --- throttling and errors -------------------------------------------------------------------
 
 
-def test_concurrency_429_retried_then_rate_limited(tmp_path: Path, mock: responses.RequestsMock) -> None:
+def test_concurrency_429_retried_then_rate_limited(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
     for _ in range(3):
         mock.post(SUITEQL, status=429, json=fixture("concurrency_limit.json"))
     with static(tmp_path, max_retries=2) as ns, pytest.raises(RateLimitedError):
@@ -282,13 +315,18 @@ def test_concurrency_429_retried_then_rate_limited(tmp_path: Path, mock: respons
 
 def test_query_error_names_the_code(tmp_path: Path, mock: responses.RequestsMock) -> None:
     mock.post(SUITEQL, status=400, json=fixture("invalid_query.json"))
-    with static(tmp_path) as ns, pytest.raises(SourceFatalError, match="INVALID_PARAMETER") as raised:
+    with (
+        static(tmp_path) as ns,
+        pytest.raises(SourceFatalError, match="INVALID_PARAMETER") as raised,
+    ):
         ns.read(spec(bad="nosuch"))
     assert "nosuch" in str(raised.value)
     assert STATIC not in str(raised.value)
 
 
-def test_token_endpoint_server_error_is_retriable(tmp_path: Path, mock: responses.RequestsMock) -> None:
+def test_token_endpoint_server_error_is_retriable(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
     for _ in range(2):
         mock.post(TOKEN_URL, status=503)
     with connector(tmp_path, max_retries=1) as ns, pytest.raises(SourceRetriableError):

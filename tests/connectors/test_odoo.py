@@ -26,13 +26,6 @@ from tests.connectors.cases.odoo import JSONRPC, PASSWORD, FakeOdoo, connector, 
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def served() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock() as rsps:
         yield rsps

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 import responses
 from responses import matchers
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.base import FieldSpec, ResourceSpec
@@ -23,19 +21,6 @@ from detector.errors import (
     SourceFatalError,
 )
 from tests.connectors.cases.rest import ITEMS, PAGE_1, PAGE_2, TOKEN, URL, connector, spec
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import responses
 from pydantic import ValidationError
-from responses.registries import OrderedRegistry
 from structlog.testing import capture_logs
 
 from connectors.base import Change, FieldSpec
@@ -42,24 +41,11 @@ STATIC = "00DXX0000001gPL!AQ4AQ.CANARY.static"
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def fake(slept: list[float]) -> Iterator[FakeSalesforce]:
     server = FakeSalesforce()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         server.register(rsps)
         yield server
-
-
-@pytest.fixture
-def mock(slept: list[float]) -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
-        yield rsps
 
 
 @pytest.fixture
@@ -70,13 +56,17 @@ def sf(tmp_path: Path) -> Iterator[SalesforceConnector]:
 
 
 def static(tmp_path: Path, **options: Any) -> SalesforceConnector:
-    return connector(tmp_path, client_id=None, client_secret=None, token=STATIC, instance_url=INSTANCE, **options)
+    return connector(
+        tmp_path, client_id=None, client_secret=None, token=STATIC, instance_url=INSTANCE, **options
+    )
 
 
 # --- auth -----------------------------------------------------------------------------------
 
 
-def test_client_credentials_token_once_then_bearer(sf: SalesforceConnector, fake: FakeSalesforce) -> None:
+def test_client_credentials_token_once_then_bearer(
+    sf: SalesforceConnector, fake: FakeSalesforce
+) -> None:
     sf.read(spec())
     sf.read(spec())
     assert len(fake.grants) == 1
@@ -87,7 +77,9 @@ def test_client_credentials_token_once_then_bearer(sf: SalesforceConnector, fake
 def test_jwt_bearer_posts_the_assertion(tmp_path: Path, fake: FakeSalesforce) -> None:
     with connector(tmp_path, client_id=None, client_secret=None, assertion=ASSERTION) as sf:
         assert sf.read(spec()).data.height == len(PRODUCTS)
-    assert fake.grants == [{"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": ASSERTION}]
+    assert fake.grants == [
+        {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": ASSERTION}
+    ]
 
 
 def test_expired_session_is_renewed_once(sf: SalesforceConnector, fake: FakeSalesforce) -> None:
@@ -113,7 +105,10 @@ def test_session_rejected_twice_fails_as_bad_credentials(
 
 def test_pre_issued_token_is_not_renewed(tmp_path: Path, mock: responses.RequestsMock) -> None:
     mock.get(QUERY, status=401, json=fixture("invalid_session.json"))
-    with static(tmp_path) as sf, pytest.raises(SourceFatalError, match="authentication failed") as raised:
+    with (
+        static(tmp_path) as sf,
+        pytest.raises(SourceFatalError, match="authentication failed") as raised,
+    ):
         sf.read(spec())
     assert len(mock.calls) == 1
     assert STATIC not in str(raised.value)
@@ -137,11 +132,19 @@ def test_options_need_credentials() -> None:
 # --- records --------------------------------------------------------------------------------
 
 
-def test_read_follows_relative_next_records_url(sf: SalesforceConnector, fake: FakeSalesforce) -> None:
+def test_read_follows_relative_next_records_url(
+    sf: SalesforceConnector, fake: FakeSalesforce
+) -> None:
     frame = sf.read(spec())
     assert frame.complete
     rows = {r["ProductCode"]: r for r in frame.data.to_dicts()}
-    assert rows["CAP-GRY"] == {"ProductCode": "CAP-GRY", "Name": "Wool Cap", "Description": "Warm grey wool cap", "IsActive": "true", "__row__": 1}
+    assert rows["CAP-GRY"] == {
+        "ProductCode": "CAP-GRY",
+        "Name": "Wool Cap",
+        "Description": "Warm grey wool cap",
+        "IsActive": "true",
+        "__row__": 1,
+    }
     assert rows["SCARF-RED"]["Description"] is None
     assert rows["MUG-BLU"]["IsActive"] == "false"
     assert fake.queries == ["SELECT ProductCode, Name, Description, IsActive FROM Product2"]
@@ -168,17 +171,27 @@ def test_soql_quote(raw: str, quoted: str) -> None:
     assert soql_values(quoted) == [raw]
 
 
-def test_relationship_paths_read_nested_records(tmp_path: Path, mock: responses.RequestsMock) -> None:
+def test_relationship_paths_read_nested_records(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
     body = {
         "totalSize": 2,
         "done": True,
         "records": [
-            {"attributes": {"type": "PricebookEntry"}, "UnitPrice": 24.0, "Product2": {"attributes": {"type": "Product2"}, "ProductCode": "CAP-GRY"}},
+            {
+                "attributes": {"type": "PricebookEntry"},
+                "UnitPrice": 24.0,
+                "Product2": {"attributes": {"type": "Product2"}, "ProductCode": "CAP-GRY"},
+            },
             {"attributes": {"type": "PricebookEntry"}, "UnitPrice": 9.5, "Product2": None},
         ],
     }
     mock.get(QUERY, json=body)
-    entries = replace(spec(price="UnitPrice"), resource="PricebookEntry", key=(FieldSpec("key", "Product2.ProductCode"),))
+    entries = replace(
+        spec(price="UnitPrice"),
+        resource="PricebookEntry",
+        key=(FieldSpec("key", "Product2.ProductCode"),),
+    )
     with static(tmp_path) as sf:
         frame = sf.read(entries)
     assert frame.data.select("Product2.ProductCode", "UnitPrice").rows() == [("CAP-GRY", "24.0")]
@@ -201,7 +214,9 @@ def test_batch_size_header(tmp_path: Path, mock: responses.RequestsMock) -> None
 # --- changes --------------------------------------------------------------------------------
 
 
-def test_history_becomes_changes_with_the_writer_id(sf: SalesforceConnector, fake: FakeSalesforce) -> None:
+def test_history_becomes_changes_with_the_writer_id(
+    sf: SalesforceConnector, fake: FakeSalesforce
+) -> None:
     changes = list(sf.read_changes(spec(), SINCE))
     assert [(c.key, c.field, c.changed_by, c.old_value, c.new_value) for c in changes] == [
         (("CAP-GRY",), "Name", INTEGRATION, "Grey Cap", "Wool Cap"),
@@ -230,7 +245,9 @@ def test_history_can_be_switched_off_per_entity(tmp_path: Path) -> None:
         assert list(sf.read_changes(account, SINCE)) == []
 
 
-def test_custom_objects_use_their_history_object(tmp_path: Path, mock: responses.RequestsMock) -> None:
+def test_custom_objects_use_their_history_object(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
     mock.get(QUERY, json={"totalSize": 0, "done": True, "records": []})
     custom = replace(spec(), resource="Stock_Level__c", key=(FieldSpec("key", "Sku__c"),))
     with static(tmp_path) as sf:
@@ -286,7 +303,9 @@ def test_request_limit_exceeded_is_rate_limiting_not_bad_credentials(
         sf.read(spec())
 
 
-def test_query_errors_keep_the_code_not_the_query(tmp_path: Path, mock: responses.RequestsMock) -> None:
+def test_query_errors_keep_the_code_not_the_query(
+    tmp_path: Path, mock: responses.RequestsMock
+) -> None:
     mock.get(QUERY, status=400, json=fixture("invalid_field.json"))
     with static(tmp_path) as sf, pytest.raises(SourceFatalError, match="INVALID_FIELD") as raised:
         sf.read(spec(title="Nmae"), keys=[("CAP-GRY",)])

@@ -32,13 +32,6 @@ from tests.connectors.cases.shopify import (
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def mock() -> Any:
     with responses.RequestsMock(registry=OrderedRegistry) as rsps:
         yield rsps

@@ -40,13 +40,6 @@ from tests.connectors.cases.tryton import (
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("connectors.http.retry.sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeTryton]:
     server = FakeTryton()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:

@@ -52,9 +52,14 @@ class FakeAkeneo:
     listings: list[dict[str, str]] = field(default_factory=list)
 
     def register(self, rsps: responses.RequestsMock) -> None:
-        rsps.add_callback(responses.POST, TOKEN_URL, callback=self.token, content_type="application/json")
         rsps.add_callback(
-            responses.GET, re.compile(rf"{re.escape(PRODUCTS_URL)}.*"), callback=self.products, content_type="application/json"
+            responses.POST, TOKEN_URL, callback=self.token, content_type="application/json"
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(PRODUCTS_URL)}.*"),
+            callback=self.products,
+            content_type="application/json",
         )
 
     def expire(self) -> None:
@@ -63,7 +68,16 @@ class FakeAkeneo:
     def token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {basic}":
-            return 422, {}, json.dumps({"code": 422, "message": "Parameter \"client_id\" is missing or does not match any client, or secret is invalid"})
+            return (
+                422,
+                {},
+                json.dumps(
+                    {
+                        "code": 422,
+                        "message": 'Parameter "client_id" is missing or does not match any client, or secret is invalid',
+                    }
+                ),
+            )
         body = json.loads(request.body or b"{}")
         self.grants.append(body)
         if body.get("grant_type") == "password":
@@ -71,14 +85,28 @@ class FakeAkeneo:
                 return 422, {}, json.dumps(fixture("invalid_grant.json"))
         elif body.get("grant_type") == "refresh_token":
             if body.get("refresh_token") not in self.refresh_tokens:
-                return 422, {}, json.dumps({"code": 422, "message": "Refresh token is invalid or has expired"})
+                return (
+                    422,
+                    {},
+                    json.dumps({"code": 422, "message": "Refresh token is invalid or has expired"}),
+                )
         else:
-            return 422, {}, json.dumps({"code": 422, "message": "Invalid grant_type parameter or parameter missing"})
+            return (
+                422,
+                {},
+                json.dumps(
+                    {"code": 422, "message": "Invalid grant_type parameter or parameter missing"}
+                ),
+            )
         n = len(self.tokens) + 1
         access, refresh = f"CANARYaccess{n:04d}", f"CANARYrefresh{n:04d}"
         self.tokens.append(access)
         self.refresh_tokens.append(refresh)
-        return 200, {}, json.dumps({**fixture("token.json"), "access_token": access, "refresh_token": refresh})
+        return (
+            200,
+            {},
+            json.dumps({**fixture("token.json"), "access_token": access, "refresh_token": refresh}),
+        )
 
     def products(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         token = bearer_token(request)
@@ -103,9 +131,14 @@ class FakeAkeneo:
         limit = min(int(query.get("limit", "10")), self.page)
         page = rows[:limit]
         base = {k: v for k, v in query.items() if k != "search_after"}
-        links: dict[str, Any] = {"self": {"href": f"{PRODUCTS_URL}?{urlencode(query)}"}, "first": {"href": f"{PRODUCTS_URL}?{urlencode(base)}"}}
+        links: dict[str, Any] = {
+            "self": {"href": f"{PRODUCTS_URL}?{urlencode(query)}"},
+            "first": {"href": f"{PRODUCTS_URL}?{urlencode(base)}"},
+        }
         if len(rows) > limit:
-            links["next"] = {"href": f"{PRODUCTS_URL}?{urlencode({**base, 'search_after': page[-1]['uuid']})}"}
+            links["next"] = {
+                "href": f"{PRODUCTS_URL}?{urlencode({**base, 'search_after': page[-1]['uuid']})}"
+            }
         return 200, {}, json.dumps({"_links": links, "_embedded": {"items": page}})
 
 
@@ -113,7 +146,12 @@ def spec(**fields: str) -> ResourceSpec:
     return make_spec(
         "products",
         "identifier",
-        fields or {"title": "values.name[en_US]", "description": "values.description[en_US,ecommerce]", "price": "values.price[EUR]"},
+        fields
+        or {
+            "title": "values.name[en_US]",
+            "description": "values.description[en_US,ecommerce]",
+            "price": "values.price[EUR]",
+        },
         system="pim",
         entity="product",
     )
@@ -151,8 +189,12 @@ def case(tmp_path: Path) -> ContractCase:
             {
                 "identifier": p["values"]["sku"][0]["data"],
                 "values.name[en_US]": _value(p, "name", "en_US", None),
-                "values.description[en_US,ecommerce]": _value(p, "description", "en_US", "ecommerce"),
-                "values.price[EUR]": next((x["amount"] for x in prices if x["currency"] == "EUR"), None),
+                "values.description[en_US,ecommerce]": _value(
+                    p, "description", "en_US", "ecommerce"
+                ),
+                "values.price[EUR]": next(
+                    (x["amount"] for x in prices if x["currency"] == "EUR"), None
+                ),
             }
         )
     return ContractCase(

@@ -66,7 +66,9 @@ class FakeBusinessCentral:
     filters: list[str | None] = field(default_factory=list)
 
     def register(self, rsps: responses.RequestsMock) -> None:
-        rsps.add_callback(responses.POST, TOKEN_URL, callback=self.token, content_type="application/json")
+        rsps.add_callback(
+            responses.POST, TOKEN_URL, callback=self.token, content_type="application/json"
+        )
         for url, rows in ((ITEMS_URL, ITEMS), (CHANGE_LOG_URL, ENTRIES)):
             rsps.add_callback(
                 responses.GET,
@@ -106,17 +108,32 @@ class FakeBusinessCentral:
         if where and "lastModifiedDateTime gt " in where:
             floor = parse_timestamp(where.split("lastModifiedDateTime gt ")[1].split(")")[0])
             assert floor is not None
-            matches = [r for r in matches if (parse_timestamp(r["lastModifiedDateTime"]) or floor) > floor]
+            matches = [
+                r for r in matches if (parse_timestamp(r["lastModifiedDateTime"]) or floor) > floor
+            ]
         if where and "tableNo eq " in where:
             table = int(where.split("tableNo eq ")[1].split()[0])
             floor = parse_timestamp(where.split("dateAndTime ge ")[1].split()[0])
             assert floor is not None
-            matches = [r for r in matches if r["tableNo"] == table and (parse_timestamp(r["dateAndTime"]) or floor) >= floor]
+            matches = [
+                r
+                for r in matches
+                if r["tableNo"] == table and (parse_timestamp(r["dateAndTime"]) or floor) >= floor
+            ]
         page = matches[skip : skip + self.page]
-        body: dict[str, Any] = {"@odata.context": f"{ROOT}/api/v2.0/$metadata#companies({COMPANY})/items", "value": page}
+        body: dict[str, Any] = {
+            "@odata.context": f"{ROOT}/api/v2.0/$metadata#companies({COMPANY})/items",
+            "value": page,
+        }
         if skip + self.page < len(matches):
-            following = {**({"$filter": where} if where else {}), "aid": "FIN", "$skiptoken": str(skip + self.page)}
-            body["@odata.nextLink"] = f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(following)}"
+            following = {
+                **({"$filter": where} if where else {}),
+                "aid": "FIN",
+                "$skiptoken": str(skip + self.page),
+            }
+            body["@odata.nextLink"] = (
+                f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(following)}"
+            )
         return 200, {}, json.dumps(body)
 
 

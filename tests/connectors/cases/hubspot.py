@@ -63,14 +63,18 @@ class FakeHubSpot:
         result: dict[str, Any] = {"results": [self._public(r, props) for r in page]}
         if start + limit < len(self.records):
             after = str(start + limit)
-            result["paging"] = {"next": {"after": after, "link": f"{API}/crm/v3/objects/contacts?after={after}"}}
+            result["paging"] = {
+                "next": {"after": after, "link": f"{API}/crm/v3/objects/contacts?after={after}"}
+            }
         return 200, {}, json.dumps(result)
 
     @staticmethod
     def _public(record: dict[str, Any], props: list[str]) -> dict[str, Any]:
         always = {"hs_object_id", "createdate", "lastmodifieddate"}
         properties = {k: v for k, v in record["properties"].items() if k in props or k in always}
-        return {k: record[k] for k in ("id", "createdAt", "updatedAt", "archived")} | {"properties": properties}
+        return {k: record[k] for k in ("id", "createdAt", "updatedAt", "archived")} | {
+            "properties": properties
+        }
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         matches = list(self.records)
@@ -86,7 +90,10 @@ class FakeHubSpot:
         start = int(body.get("after", "0"))
         limit = min(int(body["limit"]), self.max_page)
         if start + limit > self.search_cap:
-            return {"status": "error", "message": "paging past the cap"}  # the connector never gets here
+            return {
+                "status": "error",
+                "message": "paging past the cap",
+            }  # the connector never gets here
         page = matches[start : start + limit]
         result: dict[str, Any] = {
             "total": len(matches),
@@ -103,10 +110,16 @@ class FakeHubSpot:
             if record["id"] in wanted:
                 public = self._public(record, body.get("properties", []))
                 public["propertiesWithHistory"] = {
-                    p: record["propertiesWithHistory"].get(p, []) for p in body["propertiesWithHistory"]
+                    p: record["propertiesWithHistory"].get(p, [])
+                    for p in body["propertiesWithHistory"]
                 }
                 results.append(public)
-        return {"status": "COMPLETE", "results": results, "startedAt": "2024-05-06T10:00:00Z", "completedAt": "2024-05-06T10:00:01Z"}
+        return {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": "2024-05-06T10:00:00Z",
+            "completedAt": "2024-05-06T10:00:01Z",
+        }
 
 
 def _ms(text: str) -> int:

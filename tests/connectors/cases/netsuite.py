@@ -58,9 +58,14 @@ class FakeNetSuite:
     grants: list[dict[str, str]] = field(default_factory=list)
 
     def register(self, rsps: responses.RequestsMock) -> None:
-        rsps.add_callback(responses.POST, TOKEN_URL, callback=self.token, content_type="application/json")
         rsps.add_callback(
-            responses.POST, re.compile(rf"{re.escape(SUITEQL)}.*"), callback=self.suiteql, content_type="application/json"
+            responses.POST, TOKEN_URL, callback=self.token, content_type="application/json"
+        )
+        rsps.add_callback(
+            responses.POST,
+            re.compile(rf"{re.escape(SUITEQL)}.*"),
+            callback=self.suiteql,
+            content_type="application/json",
         )
 
     def expire(self) -> None:
@@ -69,7 +74,10 @@ class FakeNetSuite:
     def token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         form = form_fields(request)
         self.grants.append(form)
-        if form.get("client_assertion") != ASSERTION or form.get("grant_type") != "client_credentials":
+        if (
+            form.get("client_assertion") != ASSERTION
+            or form.get("grant_type") != "client_credentials"
+        ):
             return 400, {}, json.dumps({"error": "invalid_client"})
         token = f"{fixture('token.json')['access_token']}.{len(self.issued) + 1}"
         self.issued.append(token)
@@ -100,10 +108,25 @@ class FakeNetSuite:
             return 400, {}, json.dumps(fixture("invalid_query.json"))
         page = rows[offset : offset + limit]
         more = offset + limit < len(rows)
-        links = [{"rel": "self", "href": f"{SUITEQL}?{urlencode({'limit': limit, 'offset': offset})}"}]
+        links = [
+            {"rel": "self", "href": f"{SUITEQL}?{urlencode({'limit': limit, 'offset': offset})}"}
+        ]
         if more:
-            links.insert(0, {"rel": "next", "href": f"{SUITEQL}?{urlencode({'limit': limit, 'offset': offset + limit})}"})
-        body = {"links": links, "count": len(page), "hasMore": more, "offset": offset, "totalResults": len(rows), "items": page}
+            links.insert(
+                0,
+                {
+                    "rel": "next",
+                    "href": f"{SUITEQL}?{urlencode({'limit': limit, 'offset': offset + limit})}",
+                },
+            )
+        body = {
+            "links": links,
+            "count": len(page),
+            "hasMore": more,
+            "offset": offset,
+            "totalResults": len(rows),
+            "items": page,
+        }
         return 200, {}, json.dumps(body)
 
 
@@ -137,7 +160,11 @@ def case(tmp_path: Path) -> ContractCase:
         connector=connector(tmp_path, plain=True),
         spec=spec(),
         expected=[
-            {"itemid": i["itemid"], "displayname": i["displayname"], "salesdescription": i.get("salesdescription")}
+            {
+                "itemid": i["itemid"],
+                "displayname": i["displayname"],
+                "salesdescription": i.get("salesdescription"),
+            }
             for i in ITEMS
         ],
         subset=[("O'NEIL-TEE",), ("SOCK-3PK",)],

@@ -64,9 +64,14 @@ class FakeSalesforce:
     _cursors: dict[str, tuple[list[Any], int]] = field(default_factory=dict)
 
     def register(self, rsps: responses.RequestsMock) -> None:
-        rsps.add_callback(responses.POST, TOKEN_URL, callback=self.token, content_type="application/json")
         rsps.add_callback(
-            responses.GET, re.compile(rf"{re.escape(QUERY)}.*"), callback=self.query, content_type="application/json"
+            responses.POST, TOKEN_URL, callback=self.token, content_type="application/json"
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(QUERY)}.*"),
+            callback=self.query,
+            content_type="application/json",
         )
 
     def expire(self) -> None:
@@ -87,7 +92,11 @@ class FakeSalesforce:
             return 400, {}, json.dumps(fixture("invalid_client.json"))
         token = f"00DXX0000001gPL!AQ4AQ.CANARY.{len(self.issued) + 1}"
         self.issued.append(token)
-        return 200, {}, json.dumps({**fixture("token.json"), "access_token": token, "instance_url": INSTANCE})
+        return (
+            200,
+            {},
+            json.dumps({**fixture("token.json"), "access_token": token, "instance_url": INSTANCE}),
+        )
 
     def query(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         token = bearer_token(request)
@@ -115,11 +124,23 @@ class FakeSalesforce:
             assert start is not None
             fields = set(soql_values(soql.split("Field IN", 1)[1]))
             rows = [
-                r for r in HISTORY
+                r
+                for r in HISTORY
                 if (parse_timestamp(r["CreatedDate"]) or start) >= start and r["Field"] in fields
             ]
         else:
-            return 400, {}, json.dumps([{"message": f"sObject type '{source.group(1)}' is not supported.", "errorCode": "INVALID_TYPE"}])
+            return (
+                400,
+                {},
+                json.dumps(
+                    [
+                        {
+                            "message": f"sObject type '{source.group(1)}' is not supported.",
+                            "errorCode": "INVALID_TYPE",
+                        }
+                    ]
+                ),
+            )
         return 200, headers, json.dumps(self._page(rows, "01gXX0000016PIA", len(rows)))
 
     def _page(self, rows: list[Any], locator: str, total: int) -> dict[str, Any]:
@@ -146,7 +167,13 @@ def spec(**fields: str) -> ResourceSpec:
 
 def connector(tmp_path: Path, *, plain: bool = False, **options: Any) -> SalesforceConnector:
     settings = SalesforceOptions.model_validate(
-        {"url": LOGIN, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "backoff_factor": 0, **options}
+        {
+            "url": LOGIN,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "backoff_factor": 0,
+            **options,
+        }
     )
     context = ConnectorContext(base_dir=tmp_path, session=requests.Session() if plain else None)
     return SalesforceConnector("crm", settings, context)
