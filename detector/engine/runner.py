@@ -9,8 +9,8 @@ for key-level kinds, so its absence never resolves (or opens) anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,13 +32,13 @@ from detector.engine.mapping import (
 from detector.engine.sources import ConnectorPool, SourceRead, read_source
 from detector.model import (
     RECORD_KINDS,
-    SourceReport,
     VALUE_KINDS,
     Discrepancy,
     Kind,
     RunResult,
     Scope,
     Severity,
+    SourceReport,
     SourceStatus,
     fingerprint,
 )
@@ -68,7 +68,12 @@ class Deadline:
         return self._clock() >= self._ends
 
     def skipped(self, system: str, entity: str) -> SourceReport:
-        log.warning("source_skipped_deadline", system=system, entity=entity, deadline_s=self.limit.total_seconds())
+        log.warning(
+            "source_skipped_deadline",
+            system=system,
+            entity=entity,
+            deadline_s=self.limit.total_seconds(),
+        )
         return SourceReport(
             system=system,
             entity=entity,
@@ -223,19 +228,7 @@ def _reconcile_entity(
     frames: dict[str, CanonicalFrame] = {}
     for system in entity_systems:
         spec = config.resource_spec(entity_name, system)
-        if deadline is not None and deadline.expired:
-            skipped = SourceRead(spec, None, deadline.skipped(system, entity_name))
-            reads[system] = skipped
-            result.sources.append(skipped.report)
-            continue
-        read = read_source(
-            pool,
-            spec,
-            last_good=last_good.get((system, entity_name)),
-            suspect_below=config.systems[system].suspect_below,
-            keys=keys,
-            on_progress=on_progress,
-        )
+        read = _read_unless_late(config, pool, spec, deadline, last_good, keys, on_progress)
         reads[system] = read
         result.sources.append(read.report)
         if read.frame is not None:
@@ -252,7 +245,6 @@ def _reconcile_entity(
         cursors,
         now=now,
         lookback=config.settings.cursor_lookback,
-        deadline=deadline,
     )
     for change_log in logs:
         # the cursor advances (with the run's commit) only past a log read in full without error
@@ -326,6 +318,28 @@ def _reconcile_entity(
             result.discrepancies.append(
                 _carry(finding, list(pairs.get((finding.owner, finding.system), [])))
             )
+
+
+def _read_unless_late(
+    config: Config,
+    pool: ConnectorPool,
+    spec: ResourceSpec,
+    deadline: Deadline | None,
+    last_good: Mapping[tuple[str, str], int],
+    keys: Collection[KeyTuple] | None,
+    on_progress: Callable[[str, str], None] | None,
+) -> SourceRead:
+    """Read one source, or (past the run's deadline) record it failed without starting it."""
+    if deadline is not None and deadline.expired:
+        return SourceRead(spec, None, deadline.skipped(spec.system, spec.entity))
+    return read_source(
+        pool,
+        spec,
+        last_good=last_good.get((spec.system, spec.entity)),
+        suspect_below=config.systems[spec.system].suspect_below,
+        keys=keys,
+        on_progress=on_progress,
+    )
 
 
 def _new_writes(found: Sequence[Discrepancy], known: Sequence[StoredFinding]) -> list[Discrepancy]:
@@ -438,7 +452,6 @@ def _change_logs(
     *,
     now: datetime,
     lookback: timedelta,
-    deadline: Deadline | None = None,
 ) -> list[ChangeLog]:
     logs: list[ChangeLog] = []
     for system, read in reads.items():
@@ -446,13 +459,7 @@ def _change_logs(
         if not connector_class.supports_changes:
             continue
         if read.report.error_kind == DEADLINE_EXCEEDED:
-            continue
-        if deadline is not None and deadline.expired:
-            # not read, so the cursor stays where it is; the source itself was read in full
-            read.report.status = SourceStatus.FAILED
-            read.report.error_kind = DEADLINE_EXCEEDED
-            read.report.error = "change log not read: the run passed settings.run_deadline"
-            continue
+            continue  # never started: its change log is not read either, so its cursor stays
         change_log = read_change_log(
             pool.get(system),
             read.spec,

@@ -24,7 +24,7 @@ from tests.reliability import results
 from tests.reliability.conftest import Sweep, log_events
 from tests.reliability.faultserver import FaultServer, Reply, Seen, script, serve
 from tests.reliability.harness import SECRET, Stack, catalog
-from tests.reliability.scenarios import failed_as, found, inject, source
+from tests.reliability.scenarios import MISSING_KINDS, failed_as, found, inject, source
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -194,6 +194,46 @@ def test_04_slow_and_stalled_responses_time_out(stack: Stack, name: str, reply: 
     )
     assert outcome.survived, outcome
     assert outcome.wall < 8, outcome.wall
+
+
+def test_04_run_deadline_stops_starting_reads_and_the_rest_fail_deadline_exceeded(stack: Stack) -> None:
+    """A slow source eats the run's deadline: the reads not yet started are not started."""
+    from detector.cli.reconcile import exit_code_for  # noqa: PLC0415
+    from detector.storage import Store  # noqa: PLC0415
+
+    baseline = stack.run()
+    stack.add_change("2026-11-02T08:00:00Z")
+    with Store.open(stack.config().storage_url) as store:
+        cursor_before = store.cursors().get(("crm", "customer"))
+    stack.settings["run_deadline"] = "1s"
+    stack.server.handler = lambda _r: Reply(200, {"data": stack.shop, "total": len(stack.shop)}, delay=1.3)
+    started = time.monotonic()
+    report = stack.run()
+    wall = time.monotonic() - started
+    by_source = {(s.system, s.entity): s for s in report.result.sources}
+    late = [by_source[("erp", "customer")], by_source[("crm", "customer")]]
+    false_missing = sum(1 for d in report.outcome.discrepancies if d.kind in MISSING_KINDS)
+    with Store.open(stack.config().storage_url) as store:
+        cursor_during = store.cursors().get(("crm", "customer"))
+    stack.settings.pop("run_deadline")
+    stack.server.handler = catalog(stack.shop)
+    after = stack.run()
+    survived = (
+        all(s.status.value == "failed" and s.error_kind == "deadline_exceeded" for s in late)
+        and by_source[("shop", "product")].status.value == "ok"
+        and report.result.status.value == "partial"
+        and int(exit_code_for(report)) == 3
+        and report.outcome.resolved == 0
+        and false_missing == 0
+        and cursor_during == cursor_before
+        and found(after) == found(baseline)
+    )
+    results.fault("A", 4, "run deadline passed mid-run", survived=survived, kind="deadline_exceeded", wall=round(wall, 3))
+    results.record("false_missing", cause="run deadline passed mid-run", count=false_missing)
+    results.record("run_wall", seconds=round(wall, 3), deadline=1.0 + 2.0)
+    assert survived, (report.result.sources, report.outcome.resolved, cursor_before, cursor_during)
+    # the slow read in flight is bounded by its own timeout; nothing after it is started
+    assert wall < 3.0, wall
 
 
 # -- 5. bodies that are not what the API promises -------------------------------------------
