@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "discrepancies",
     "ack",
     "runs",
+    "reset_cursor",
 )
 """Modules under ``detector.cli`` whose ``COMMANDS`` attach to ``main``, one per line."""
 

@@ -43,11 +43,20 @@ from detector.model import (
     fingerprint,
 )
 
-__all__ = ["DEADLINE_EXCEEDED", "Deadline", "Plan", "StoredFinding", "plan_run", "reconcile"]
+__all__ = [
+    "CURSOR_INVALID",
+    "DEADLINE_EXCEEDED",
+    "Deadline",
+    "Plan",
+    "StoredFinding",
+    "plan_run",
+    "reconcile",
+]
 
 log = structlog.get_logger()
 
 DEADLINE_EXCEEDED = "deadline_exceeded"
+CURSOR_INVALID = "cursor_invalid"
 
 
 class Deadline:
@@ -467,6 +476,15 @@ def _change_logs(
             lookback=lookback,
             now=now,
         )
+        if change_log.error is not None and change_log.error.startswith(CURSOR_INVALID):
+            # a corrupt or future cursor is not guessed past: the run is partial until someone
+            # resets it explicitly, and the stored cursor is kept as it is
+            read.report.status = SourceStatus.INCOMPLETE
+            read.report.error_kind = CURSOR_INVALID
+            change_log.error += (
+                f"; reset it with `fieldwarden reset-cursor {system} {read.spec.entity}`"
+            )
+            log.error("cursor_invalid", system=system, entity=read.spec.entity)
         if change_log.error is not None:
             read.report.error_kind = read.report.error_kind or "changes_failed"
             read.report.error = (

@@ -426,6 +426,18 @@ class Store:
             value = conn.execute(query).scalar()
         return None if value is None else str(value)
 
+    def delete_cursor(self, system: str, entity: str) -> str | None:
+        """Forget (system, entity)'s change-log cursor; returns the value it held (None: none).
+
+        The next run then reads the change log as on its first run (``settings.change_window``).
+        """
+        where = and_(CURSORS.c.system == system, CURSORS.c.entity == entity)
+        with self._write("reset cursor") as conn:
+            value = conn.execute(select(CURSORS.c.value).where(where)).scalar()
+            if value is not None:
+                conn.execute(delete(CURSORS).where(where))
+        return None if value is None else str(value)
+
     def cursors(self) -> dict[tuple[str, str], str]:
         with self._read("read cursors") as conn:
             return {

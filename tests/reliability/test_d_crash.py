@@ -191,10 +191,16 @@ def test_20_kill_9_at_each_point_then_restart_is_consistent(
 
 
 def test_22_corrupt_or_future_cursor_is_cursor_invalid_and_kept_until_reset(stack: Stack) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from detector.cli import main  # noqa: PLC0415
+    from detector.cli.reconcile import exit_code_for  # noqa: PLC0415
+
     stack.run()
     cursors = Store.open(stack.config().storage_url)
     table = cursors._engine
     outcomes = []
+    cli = CliRunner()
     for bad in ("not-a-timestamp", "2999-01-01T00:00:00+00:00"):
         with table.begin() as conn:
             conn.execute(text("DELETE FROM cursors"))
@@ -208,8 +214,31 @@ def test_22_corrupt_or_future_cursor_is_cursor_invalid_and_kept_until_reset(stac
         report = stack.run()
         crm = source(report, "crm", "customer")
         kept = cursors.cursor("crm", "customer") == bad
-        ok = "cursor_invalid" in (crm.error or "") and crm.error_kind == "changes_failed" and kept
+        again = source(stack.run(), "crm", "customer")
+        still_kept = cursors.cursor("crm", "customer") == bad
+        partial = report.result.status.value == "partial" and int(exit_code_for(report)) == 3
+        unknown = cli.invoke(main, ["reset-cursor", "-c", str(stack.path), "nosuch", "customer"])
+        reset = cli.invoke(main, ["reset-cursor", "-c", str(stack.path), "crm", "customer"])
+        after = stack.run()
+        healthy = source(after, "crm", "customer")
+        moved = cursors.cursor("crm", "customer")
+        ok = (
+            "cursor_invalid" in (crm.error or "")
+            and "reset-cursor crm customer" in (crm.error or "")
+            and crm.error_kind == "cursor_invalid"
+            and again.error_kind == "cursor_invalid"
+            and partial
+            and kept
+            and still_kept
+            and unknown.exit_code == 2
+            and reset.exit_code == 0
+            and healthy.status.value == "ok"
+            and healthy.error_kind is None
+            and moved is not None
+            and moved != bad
+        )
         outcomes.append(ok)
         results.fault("D", 22, f"cursor {bad!r}", survived=ok)
+        assert ok, (crm, again, report.result.status, unknown.output, reset.output, healthy, moved)
     cursors.close()
     assert all(outcomes), outcomes
