@@ -1,4 +1,4 @@
-"""E. Scheduler (plan scenarios 21, 25, 26): the daemon (``fieldwarden run``) as real processes.
+"""E. Scheduler (plan scenarios 21, 23-26): the daemon (``fieldwarden run``) as real processes.
 
 Runs only where ``detector.daemon`` exists. Each daemon is ``python -m detector run`` with a
 schedule whose full job starts at once (catch-up), stderr to a file that the test polls.
@@ -10,16 +10,19 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from detector.storage import Store
 from tests.reliability import results
-from tests.reliability.conftest import Sweep
+from tests.reliability.conftest import Sweep, log_events
 from tests.reliability.faultserver import Reply, Seen
 from tests.reliability.harness import Stack
 
@@ -167,3 +170,153 @@ def test_26_a_one_off_reconcile_while_the_daemon_runs_waits_or_refuses_clearly(s
     results.fault("E", 26, "reconcile while the daemon runs", survived=refused or waited, rc=done.returncode)
     assert refused or waited, (done.returncode, done.stderr[-1000:])
     assert "Traceback" not in done.stderr
+
+
+# -- 23/24. missed and overlapping runs, through the daemon's own APScheduler ------------------
+#
+# The scheduler is the one ``Daemon._build_scheduler`` builds (coalesce, max_instances=1, the
+# daemon's misfire grace), started in a thread; ``Daemon._execute`` is replaced by a recorder so
+# that what is measured is the scheduling, not the runs. "Down" is the scheduler not getting to
+# a job for a while (a suspended host): its next run time is moved into the past.
+
+
+@contextmanager
+def _scheduler(stack: Stack, execute: Any) -> Iterator[Any]:
+    from detector.config import load_config  # noqa: PLC0415
+    from detector.daemon import Daemon  # noqa: PLC0415
+
+    daemon = Daemon(load_config(stack.path), install_signals=False, timezone=UTC)
+    daemon._execute = execute  # type: ignore[method-assign]
+    daemon._lock.acquire()
+    daemon._store = Store.open(stack.config().storage_url)
+    daemon.scheduler = daemon._build_scheduler()
+    thread = threading.Thread(target=daemon.scheduler.start, daemon=True)
+    thread.start()
+    try:
+        yield daemon
+    finally:
+        daemon.scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+        daemon._store.close()
+        daemon._lock.release()
+
+
+def _until(check: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return bool(check())
+
+
+def _quiet_schedule(stack: Stack, full: dict[str, str]) -> None:
+    stack.schedule = {"full": full, "incremental": {"every": "1h"}, "dispatch": {"every": "1h"}}
+    stack.write()
+
+
+def test_23_restart_after_three_missed_full_runs_catches_up_once(stack: Stack, logbuf: Any) -> None:
+    """Down for 3 periods (last full run 3 h ago, every 1h): one catch-up run at start, not 3."""
+    _quiet_schedule(stack, {"every": "1h"})
+    three_ago = datetime.now(UTC) - timedelta(hours=3, minutes=1)
+    stack.run(now=lambda: three_ago)
+    calls: list[str] = []
+
+    def execute(plan: Any) -> str:
+        calls.append(plan.id)
+        return "ok"
+
+    with _scheduler(stack, execute) as daemon:
+        _until(lambda: "full" in calls)
+        time.sleep(0.5)  # a second (coalesced-away) run would be submitted at once
+        next_full = daemon.scheduler.get_job("full").next_run_time
+    full_runs = calls.count("full")
+    caught_up = any(e.get("event") == "full_catch_up" for e in log_events(logbuf))
+    ok = full_runs == 1 and caught_up and next_full > datetime.now(UTC) + timedelta(minutes=50)
+    results.record("duplicate_executions", count=max(full_runs - 1, 0), ticks=3)
+    results.fault("E", 23, "restart after 3 missed intervals: one catch-up", survived=ok, runs=full_runs)
+    assert ok, (calls, caught_up, next_full)
+
+
+def test_23_suspended_three_intervals_within_grace_runs_once_coalesced(stack: Stack, logbuf: Any) -> None:
+    """An interval job 3 periods late: its newest missed time is within grace: exactly one run."""
+    _quiet_schedule(stack, {"every": "20s"})
+    stack.run()  # a recent full run: no start-up catch-up
+    calls: list[str] = []
+
+    def execute(plan: Any) -> str:
+        calls.append(plan.id)
+        return "ok"
+
+    with _scheduler(stack, execute) as daemon:
+        _until(lambda: calls.count("incremental:product") >= 1)
+        before = calls.count("full")
+        daemon.scheduler.modify_job("full", next_run_time=datetime.now(UTC) - timedelta(seconds=61))
+        _until(lambda: calls.count("full") > before)
+        time.sleep(0.5)
+    runs = calls.count("full") - before
+    missed = [e for e in log_events(logbuf) if e.get("event") == "job_missed"]
+    ok = runs == 1 and not missed
+    results.record("duplicate_executions", count=max(runs - 1, 0), ticks=3)
+    results.fault("E", 23, "suspended 3 intervals within grace: one coalesced run", survived=ok, runs=runs)
+    assert ok, (calls, missed)
+
+
+def test_23_suspended_past_the_grace_time_is_logged_missed_not_run(stack: Stack, logbuf: Any) -> None:
+    """A nightly cron job whose last due time is 3 h old (grace 1 h): ``job_missed``, no run."""
+    due = datetime.now(UTC) - timedelta(hours=3)
+    _quiet_schedule(stack, {"cron": f"{due.minute} {due.hour} * * *"})
+    stack.run()
+    calls: list[str] = []
+
+    def execute(plan: Any) -> str:
+        calls.append(plan.id)
+        return "ok"
+
+    with _scheduler(stack, execute) as daemon:
+        _until(lambda: "incremental:product" in calls)
+        daemon.scheduler.modify_job("full", next_run_time=due - timedelta(days=3))
+        _until(lambda: any(e.get("event") == "job_missed" for e in log_events(logbuf)))
+        time.sleep(0.3)
+        next_full = daemon.scheduler.get_job("full").next_run_time
+    missed = [e for e in log_events(logbuf) if e.get("event") == "job_missed"]
+    ok = (
+        "full" not in calls
+        and [e.get("job") for e in missed] == ["full"]
+        and next_full > datetime.now(UTC)
+    )
+    results.fault("E", 23, "suspended past the grace time: job_missed", survived=ok, missed=len(missed))
+    assert ok, (calls, missed, next_full)
+
+
+def test_24_a_run_longer_than_its_interval_skips_the_next_and_logs_it(stack: Stack, logbuf: Any) -> None:
+    _quiet_schedule(stack, {"every": "1s"})
+    stack.run()
+    calls: list[str] = []
+    running = [0]
+    overlap = [0]
+    guard = threading.Lock()
+
+    def execute(plan: Any) -> str:
+        with guard:
+            running[0] += 1
+            overlap[0] = max(overlap[0], running[0])
+        calls.append(plan.id)
+        if plan.id == "full":
+            time.sleep(2.6)  # longer than two intervals
+        with guard:
+            running[0] -= 1
+        return "ok"
+
+    with _scheduler(stack, execute):
+        _until(lambda: any(e.get("event") == "job_skipped" for e in log_events(logbuf)), timeout=6)
+        _until(lambda: calls.count("full") >= 2, timeout=6)
+    skipped = [e for e in log_events(logbuf) if e.get("event") == "job_skipped"]
+    ok = (
+        bool(skipped)
+        and all(e.get("job") == "full" and e.get("reason") == "previous run still running" for e in skipped)
+        and overlap[0] == 1
+    )
+    results.record("duplicate_executions", count=overlap[0] - 1, ticks=len(calls))
+    results.fault("E", 24, "run longer than its interval: next skipped", survived=ok, skipped=len(skipped))
+    assert ok, (calls, skipped, overlap)
