@@ -21,6 +21,7 @@ from connectors.base import KeyTuple
 from detector.config import Config
 from detector.engine.runner import StoredFinding, reconcile
 from detector.engine.sources import ConnectorPool
+from detector.errors import LockedError, StorageError
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S, run_lock
 from detector.model import Kind, RunResult, SourceStatus
 from detector.storage import Store
@@ -163,6 +164,10 @@ def run_once(
             )
         except BaseException as exc:
             stop_progress()
+            if isinstance(exc, StorageError) and not isinstance(exc, LockedError):
+                # The operational alert for a database that cannot take the run (disk full, I/O
+                # error) goes to the log stream: the alert outbox lives in that very database.
+                log.error("storage_write_failed", run_id=run_id, error=str(exc))
             with contextlib.suppress(Exception):
                 store.fail_run(run_id, f"{type(exc).__name__}: {exc}", finished_at=now())
             raise

@@ -186,7 +186,8 @@ def _scheduler(stack: Stack, execute: Any) -> Iterator[Any]:
     from detector.daemon import Daemon  # noqa: PLC0415
 
     daemon = Daemon(load_config(stack.path), install_signals=False, timezone=UTC)
-    daemon._execute = execute  # type: ignore[method-assign]
+    if execute is not None:
+        daemon._execute = execute  # type: ignore[method-assign]
     daemon._lock.acquire()
     daemon._store = Store.open(stack.config().storage_url)
     daemon.scheduler = daemon._build_scheduler()

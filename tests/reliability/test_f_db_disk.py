@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ import detector.storage.engine as storage_engine
 from detector.errors import LockedError, StorageError
 from detector.storage import Store
 from tests.reliability import results
-from tests.reliability.conftest import Sweep
+from tests.reliability.conftest import Sweep, log_events
 from tests.reliability.harness import Stack, catalog
 from tests.reliability.scenarios import source
 
@@ -181,13 +182,60 @@ def test_31_database_disk_full_rolls_back_and_the_next_run_succeeds(
     with Store.open(stack.config().storage_url) as store:
         runs = store.runs(limit=None)
     recorded_ok = [r.id for r in runs[:-1] if r.id > 1 and r.status == "ok"]
-    logged = "storage" in str(caught.value) or "full" in str(caught.value)
+    alerted = [
+        e
+        for e in log_events(logbuf)  # type: ignore[arg-type]
+        if e.get("event") == "storage_write_failed" and e.get("level") == "error"
+    ]
+    logged = bool(alerted) and "full" in str(alerted[0].get("error"))
     after = stack.run()
     ok = not recorded_ok and logged and source(after, "shop").status.value == "ok"
     results.fault("F", 31, "database disk full (max_page_count)", survived=ok)
     assert "full" in str(caught.value), caught.value
+    assert logged, "no storage_write_failed error event on the log stream"
     assert not recorded_ok
     assert all(r.status != "running" for r in Store.open(stack.config().storage_url).runs(limit=None))
+
+
+def test_31_the_daemon_stays_up_through_a_full_disk_and_runs_the_next_tick(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, logbuf: io.StringIO
+) -> None:
+    """The daemon's own scheduler and jobs: ticks fail on a full disk, then one succeeds once freed."""
+    from tests.reliability.test_e_scheduler import _scheduler, _until  # noqa: PLC0415
+
+    stack.schedule = {"full": {"every": "1s"}, "incremental": {"every": "1h"}, "dispatch": {"every": "1h"}}
+    stack.write()
+    stack.run()
+    pages = sqlite3.connect(stack.db).execute("PRAGMA page_count").fetchone()[0]
+    original = storage_engine._on_sqlite_connect
+    disk_full = [True]
+
+    def full_disk(dbapi_connection: object, record: object) -> None:
+        original(dbapi_connection, record)
+        if disk_full[0]:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            cursor.execute(f"PRAGMA max_page_count = {pages}")
+            cursor.close()
+
+    def events(name: str) -> list[dict[str, object]]:
+        return [e for e in log_events(logbuf) if e.get("event") == name]
+
+    monkeypatch.setattr(storage_engine, "_on_sqlite_connect", full_disk)
+    stack.server.handler = catalog([dict(r, price="0.01") for r in stack.shop])
+    with _scheduler(stack, None) as daemon:
+        failed_tick = _until(lambda: any(e.get("job") == "full" for e in events("storage_write_failed") + events("job_failed")))
+        ok_during = [r.id for r in daemon.store.runs(limit=None) if r.status == "ok" and r.id > 1 and r.mode == "full"]
+        disk_full[0] = False  # the disk is freed: new connections get no page cap
+        daemon.store._engine.dispose()
+        recovered = _until(
+            lambda: any(e.get("job") == "full" and e.get("status") in ("ok", "partial") for e in events("job_finished")),
+            timeout=15,
+        )
+        running = daemon.scheduler.running
+    alerted = [e for e in events("storage_write_failed") if e.get("level") == "error"]
+    ok = failed_tick and bool(alerted) and not ok_during and recovered and running
+    results.fault("F", 31, "database disk full under the daemon: next tick runs", survived=ok)
+    assert ok, (failed_tick, ok_during, recovered, running, events("job_finished")[-2:])
 
 
 def test_31_logs_on_dev_full_do_not_stop_a_run(stack: Stack, sweep: Sweep) -> None:
