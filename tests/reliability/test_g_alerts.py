@@ -4,6 +4,7 @@ an SMTP outage, and what payloads may carry. Webhooks go to a loopback receiver.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -111,6 +112,44 @@ def test_36_five_thousand_discrepancies_are_grouped_within_vendor_limits(
     assert len(bodies) <= 4, len(bodies)
     assert max(sizes) < 512 * 1024  # PagerDuty's payload limit; Slack's 40k-character text is smaller
     assert max(sizes) < 40_000
+
+
+def test_36_five_thousand_discrepancies_reach_pagerduty_as_few_events_within_its_limits(
+    tmp_path: Path, server: FaultServer, receiver: FaultServer, sweep: Sweep
+) -> None:
+    """Events API v2 over a real loopback server: <= 2 events, each within PagerDuty's limits."""
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from detector.alerts.sinks import PagerDutySink, SinkContext  # noqa: PLC0415
+    from detector.config.models import PagerDutySinkModel  # noqa: PLC0415
+
+    stack = Stack(tmp_path, server, count=5000)
+    stack.server.handler = catalog([dict(r, price="0.01") for r in stack.shop])
+    stack.run()
+    model = PagerDutySinkModel(type="pagerduty", routing_key=SecretStr("R" * 32), url=f"{receiver.url}/v2/enqueue")
+    sink = PagerDutySink("pagerduty", model, SinkContext(), allow_private=True)
+    with Store.open(stack.config().storage_url) as store:
+        report = dispatch(stack.config(), store, sinks=[sink])
+        events = store.events(limit=None)
+        deliveries = [d for e in events for d in e.deliveries if d.sink == "pagerduty"]
+    bodies = _bodies(receiver, sweep)
+    sizes = [len(r.body) for r in receiver.requests]
+    delivered = sum(1 for d in deliveries if d.status == "delivered")
+    committed = len(events)
+    results.record("alert_grouping", channel="pagerduty", events=committed, messages=len(bodies), largest_bytes=max(sizes, default=0))
+    results.record("alerts", cause="pagerduty 5000 grouped", committed=committed, delivered=delivered, lost=committed - delivered)
+    assert committed >= 5000
+    assert 1 <= len(bodies) <= 2, len(bodies)
+    assert delivered == committed, report
+    assert max(sizes) < 512 * 1024  # Events API v2: a whole event is at most 512 KB
+    for body in bodies:
+        assert body["routing_key"] == "R" * 32
+        assert body["event_action"] == "trigger"
+        assert len(str(body["dedup_key"])) <= 255
+        assert len(body["payload"]["summary"]) <= 1024  # type: ignore[index]
+        assert body["payload"]["severity"] in ("critical", "error", "warning", "info")  # type: ignore[index]
+    summaries = [str(b["payload"]["summary"]) for b in bodies]  # type: ignore[index]
+    assert any(re.search(r"\b5,0\d\d opened", s) for s in summaries), summaries
 
 
 def test_37_webhook_429_5xx_timeouts_retry_from_the_outbox_and_400_is_dead(
