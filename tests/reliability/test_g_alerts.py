@@ -199,9 +199,45 @@ def test_38_smtp_down_does_not_hold_back_other_channels_and_email_is_retried(
     stack.run()
     with Store.open(stack.config().storage_url) as store:
         by_sink = {(d.sink, d.status) for e in store.events() for d in e.deliveries}
+    posts_while_down = len(receiver.requests)
     _bodies(receiver, sweep)
     assert ("webhook", "delivered") in by_sink
     assert ("email", "pending") in by_sink, by_sink
+
+    # SMTP comes back on the same port: the queued email goes out on a later dispatch, once
+    from aiosmtpd.controller import Controller  # noqa: PLC0415
+
+    received: list[str] = []
+
+    class Inbox:
+        async def handle_DATA(self, _server: object, _session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd's hook name
+            content = envelope.content  # type: ignore[attr-defined]
+            received.append(content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content))
+            return "250 OK"
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with Store.open(stack.config().storage_url) as store:
+            later = datetime.now(UTC)
+            for _ in range(10):  # each dispatch a retry interval later, until the backoff lets it go
+                later += timedelta(hours=1)
+                dispatch(stack.config(), store, now=later)
+                if received:
+                    break
+            statuses = Counter((d.sink, d.status) for e in store.events(limit=None) for d in e.deliveries)
+    finally:
+        controller.stop()
+    for text in received:
+        sweep.add("email", text)
+    committed = sum(n for (sink, _), n in statuses.items() if sink == "email")
+    delivered = statuses[("email", "delivered")]
+    results.record("alerts", cause="SMTP down then back", committed=committed, delivered=delivered, lost=committed - delivered)
+    results.fault("G", 38, "SMTP down, then back: queued email delivered", survived=bool(received) and delivered == committed)
+    assert received, statuses
+    assert delivered == committed, statuses
+    assert len(received) == 1  # the run's events in one message, sent once
+    assert len(receiver.requests) == posts_while_down  # the webhook was not sent again
 
 
 def test_39_alert_payloads_carry_no_secret_and_no_raw_personal_data(
