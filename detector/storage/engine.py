@@ -5,7 +5,10 @@ SQLite (the default, one host) runs in WAL mode so the CLI reads while the daemo
 and every *write* transaction opened with ``BEGIN IMMEDIATE``: it takes the write lock up front,
 so a transaction that reads then writes can never fail half-way with ``SQLITE_BUSY_SNAPSHOT``.
 Reads use a plain (deferred) ``BEGIN`` and never take the write lock. A new database file is
-created with mode 0600. PostgreSQL gets a pre-pinged pool (it survives a server restart) and
+created with mode 0600. A SQLite file on a network filesystem (NFS, SMB/CIFS, sshfs: the type
+of the mount holding its folder, from ``/proc/mounts``) is refused at open: WAL keeps its index
+in shared memory that only one host can see, and such filesystems' locks are unreliable, so the
+database would corrupt silently. PostgreSQL gets a pre-pinged pool (it survives a server restart) and
 write transactions serialise on an advisory lock, the counterpart of ``BEGIN IMMEDIATE``.
 
 Every database error leaves the store as :class:`~detector.errors.StorageError` (or
@@ -31,8 +34,10 @@ from detector.errors import LockedError, StorageError
 
 __all__ = [
     "BUSY_TIMEOUT_S",
+    "NETWORK_FILESYSTEMS",
     "WRITE_OPTION",
     "create_store_engine",
+    "mount_fs_type",
     "safe_url",
     "translate_errors",
 ]
@@ -64,6 +69,52 @@ def _sqlite_file(url: URL) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
+
+
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs"})
+"""Mount types a SQLite database in WAL mode must not live on."""
+
+MOUNTS = Path("/proc/mounts")
+
+
+def _unescape_mount(field: str) -> str:
+    r"""``/proc/mounts`` writes space, tab, newline and backslash as octal (``\040``)."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def mount_fs_type(folder: Path, mounts: Path = MOUNTS) -> str | None:
+    """The type of the filesystem mounted at ``folder`` or its nearest mounted ancestor.
+
+    Read from ``mounts`` (``/proc/mounts``); None where it cannot be read (not Linux).
+    """
+    try:
+        text = mounts.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    target = os.path.realpath(folder)
+    best_point, best_type = "", None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = _unescape_mount(parts[1])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best_point):  # a later mount over the same point wins
+            best_point, best_type = point, parts[2]
+    return best_type
+
+
+def _refuse_network_filesystem(path: Path) -> None:
+    fstype = mount_fs_type(path.parent)
+    if fstype in NETWORK_FILESYSTEMS:
+        raise StorageError(
+            f"refusing to open the SQLite database {path}: its folder is on a network filesystem"
+            f" ({fstype}); SQLite's WAL mode needs shared memory on one host and reliable file"
+            " locks, so the database would corrupt. Put it on a local disk, or use PostgreSQL"
+            " (storage: postgresql+psycopg://...)"
+        )
 
 
 def _create_private_file(path: Path) -> None:
@@ -118,6 +169,7 @@ def create_store_engine(url: str) -> Engine:
         if _is_sqlite(parsed):
             path = _sqlite_file(parsed)
             if path is not None:
+                _refuse_network_filesystem(path)
                 _create_private_file(path)
             engine = create_engine(
                 parsed, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S}

@@ -309,3 +309,51 @@ def test_33_an_empty_database_is_migrated_to_head(tmp_path: Path) -> None:
     assert ok
     assert mode == 0o600
     assert select  # the schema is read back through SQLAlchemy in the store
+
+
+@pytest.mark.parametrize("fstype", ["nfs", "nfs4", "cifs", "smb3", "fuse.sshfs"])
+def test_33_a_sqlite_database_on_a_network_filesystem_is_refused_at_open(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, fstype: str
+) -> None:
+    asked: list[Path] = []
+
+    def on_network(folder: Path, mounts: Path = storage_engine.MOUNTS) -> str:
+        asked.append(folder)
+        return fstype
+
+    monkeypatch.setattr(storage_engine, "mount_fs_type", on_network)
+    with pytest.raises(StorageError) as refused:
+        stack.run()
+    message = str(refused.value)
+    ok = (
+        "network filesystem" in message
+        and f"({fstype})" in message
+        and "PostgreSQL" in message
+        and not stack.db.exists()  # refused before a file (or its -wal) was created
+        and asked
+        and Path(os.path.realpath(asked[0])) == Path(os.path.realpath(stack.db.parent))
+    )
+    results.fault("F", 33, f"SQLite WAL on {fstype}", survived=ok)
+    assert ok, (message, asked)
+
+
+def test_33_the_mount_lookup_reads_proc_mounts_for_the_folder(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/sda1 / ext4 rw,relatime 0 0\n"
+        "tmpfs /tmp tmpfs rw 0 0\n"
+        "server:/export /srv/data nfs4 rw,vers=4.2 0 0\n"
+        "//nas/share /mnt/my\\040share cifs rw 0 0\n"
+        "user@host:/home /mnt/remote fuse.sshfs rw 0 0\n",
+        encoding="utf-8",
+    )
+    lookup = storage_engine.mount_fs_type
+    assert lookup(Path("/srv/data/fieldwarden"), mounts) == "nfs4"
+    assert lookup(Path("/srv/data"), mounts) == "nfs4"
+    assert lookup(Path("/srv/database"), mounts) == "ext4"  # a prefix of the name is not a mount
+    assert lookup(Path("/mnt/my share/db"), mounts) == "cifs"
+    assert lookup(Path("/mnt/remote/x"), mounts) == "fuse.sshfs"
+    assert lookup(Path("/var/lib"), mounts) == "ext4"
+    assert lookup(Path("/var/lib"), tmp_path / "absent") is None
+    # the real machine: the test's own folder is not refused
+    assert storage_engine.mount_fs_type(tmp_path) not in storage_engine.NETWORK_FILESYSTEMS
