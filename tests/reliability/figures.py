@@ -131,9 +131,12 @@ def rows(data: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str, boo
 
     walls = data.get("run_wall", [])
     if walls:
+        # each run against its own deadline (a test may set a tiny one to check it is enforced)
+        worst = max(walls, key=lambda w: float(w["seconds"]) / float(w["deadline"]))
         longest = max(float(w["seconds"]) for w in walls)
-        deadline = min(float(w["deadline"]) for w in walls)
-        out.append(("Longest run wall time under a fault", "<= deadline", f"{longest:.2f} s (deadline {deadline:g} s)", longest <= deadline))
+        over = sum(1 for w in walls if float(w["seconds"]) > float(w["deadline"]))
+        shown = f"{longest:.2f} s; closest to its deadline {float(worst['seconds']):.2f} s of {float(worst['deadline']):g} s"
+        out.append(("Longest run wall time under a fault", "<= deadline", shown, over == 0))
     else:
         out.append(("Longest run wall time under a fault", "<= deadline", NOT_RUN, None))
 
