@@ -1,7 +1,7 @@
 """Personal data stays in the database: everywhere else emails and phone numbers are masked.
 
 ``mask_value`` masks a value of a personal field for output (``a***@example.com``,
-``***0123``); ``mask_text`` finds emails and phone-like numbers inside free text (log lines,
+``***23``); ``mask_text`` finds emails and phone-like numbers inside free text (log lines,
 error messages) and masks them too, so a value that slips into a message is still not leaked.
 """
 
@@ -27,15 +27,14 @@ def mask_phone(value: str) -> str:
     return f"***{digits[-2:]}" if len(digits) > 4 else "***"
 
 
-def mask_value(value: str | None, compare_type: str | None = None) -> str | None:
-    """Mask a personal field's value for display; the kind of masking follows its compare type."""
-    if value is None:
-        return None
-    if compare_type == "email" or (compare_type is None and "@" in value):
-        return mask_email(value)
-    if compare_type == "phone":
-        return mask_phone(value)
-    return "***" if value else value
+def mask_value(value: str | None) -> str | None:
+    """Mask a personal value for display: ``a***@example.com``, else ``***99`` (last two kept)."""
+    if not value:
+        return value
+    local, at, domain = value.rpartition("@")
+    if at and local:
+        return f"{local[0]}***@{domain}"
+    return f"***{value[-2:]}" if len(value) > 4 else "***"
 
 
 def _mask_phone_match(match: re.Match[str]) -> str:

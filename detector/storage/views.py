@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from detector.model import Kind, Severity
+from detector.privacy import mask_value
 
 __all__ = [
     "DeliveryView",
@@ -47,16 +48,6 @@ def iso(value: datetime | None) -> str | None:
 @lru_cache(maxsize=4096)  # a run's timestamps are mostly its own ``now``
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def mask_value(value: str | None) -> str | None:
-    """Mask a personal value for display: ``a***@example.com``, ``***00`` (last two kept)."""
-    if not value:
-        return value
-    local, at, domain = value.rpartition("@")
-    if at and local:
-        return f"{local[0]}***@{domain}"
-    return f"***{value[-2:]}" if len(value) > 4 else "***"
 
 
 @dataclass(frozen=True, slots=True)
