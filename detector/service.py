@@ -13,7 +13,6 @@ import importlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import structlog
 
@@ -25,6 +24,7 @@ from detector.errors import LockedError, StorageError
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S, run_lock
 from detector.model import Kind, RunResult, SourceStatus
 from detector.storage import Store
+from detector.storage.engine import sqlite_file
 from detector.storage.views import DiscrepancyFilter, RunOutcome
 
 __all__ = ["RunReport", "open_store", "run_once", "store_exists"]
@@ -40,12 +40,8 @@ class RunReport:
 
 def store_exists(config: Config) -> bool:
     """False before the first run against a SQLite file (read-only commands then have nothing to show)."""
-    url = config.storage_url
-    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
-        if url.startswith(prefix):
-            path = url.removeprefix(prefix).partition("?")[0]
-            return path in ("", ":memory:") or Path(path).exists()
-    return True
+    path = sqlite_file(config.storage_url)
+    return path is None or path.exists()
 
 
 @contextlib.contextmanager

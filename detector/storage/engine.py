@@ -39,6 +39,7 @@ __all__ = [
     "create_store_engine",
     "mount_fs_type",
     "safe_url",
+    "sqlite_file",
     "translate_errors",
 ]
 
@@ -64,7 +65,11 @@ def _is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (None for in-memory or URI databases, or another backend)."""
+    url = make_url(url) if isinstance(url, str) else url
+    if not _is_sqlite(url):
+        return None
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
@@ -167,7 +172,7 @@ def create_store_engine(url: str) -> Engine:
         raise StorageError(f"invalid storage URL {safe_url(url)!r}: {exc}") from None
     try:
         if _is_sqlite(parsed):
-            path = _sqlite_file(parsed)
+            path = sqlite_file(parsed)
             if path is not None:
                 _refuse_network_filesystem(path)
                 _create_private_file(path)
