@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from detector.errors import LockedError, StorageError
-from detector.storage.engine import safe_url
+from detector.storage.engine import safe_url, sqlite_file
 
 __all__ = [
     "DEFAULT_RUN_LOCK_WAIT_S",
@@ -64,12 +64,9 @@ def _lock_key(purpose: str, database: str, schema: str) -> int:
 
 
 def _sqlite_path(url: URL) -> Path | None:
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    if database.startswith("file:"):
-        return None
-    return Path(database).resolve()
+    """The SQLite database file the locks sit beside (absolute), or None for other backends."""
+    path = sqlite_file(url)
+    return None if path is None else path.resolve()
 
 
 class _OsLock:
