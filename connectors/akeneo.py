@@ -43,7 +43,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field, model_validator
 
@@ -145,10 +145,8 @@ class AkeneoConnector(Connector):
     supports_keys = True
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, AkeneoOptions):
-            raise TypeError(f"akeneo takes AkeneoOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("AkeneoOptions", options)
         self._auth_client: HttpClient | None = None
         self._client: BearerClient | None = None
 
@@ -179,7 +177,11 @@ class AkeneoConnector(Connector):
         return request_token(
             self._auth_client,
             "api/oauth/v1/token",
-            json={"grant_type": "password", "username": options.username or "", "password": password},
+            json={
+                "grant_type": "password",
+                "username": options.username or "",
+                "password": password,
+            },
             auth=basic,
             secrets=(password, basic[1]),
             grant="password",

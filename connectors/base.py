@@ -166,6 +166,10 @@ class Connector(ABC):
     """True when ``read(keys=...)`` fetches just those keys rather than the whole resource."""
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
+        if not isinstance(options, self.Options):
+            raise TypeError(
+                f"{self.name} takes {self.Options.__name__}, not {type(options).__name__}"
+            )
         self.system = system
         self.options = options
         self.context = context

@@ -56,7 +56,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from pydantic import Field, model_validator
@@ -165,7 +165,9 @@ def odata_quote(value: str) -> str:
 
 def _camel(caption: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", caption)
-    return "".join(w.lower() if i == 0 else w[:1].upper() + w[1:].lower() for i, w in enumerate(words))
+    return "".join(
+        w.lower() if i == 0 else w[:1].upper() + w[1:].lower() for i, w in enumerate(words)
+    )
 
 
 class BusinessCentralConnector(Connector):
@@ -178,10 +180,8 @@ class BusinessCentralConnector(Connector):
     supports_keys = True
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, BusinessCentralOptions):
-            raise TypeError(f"businesscentral takes BusinessCentralOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("BusinessCentralOptions", options)
         self._auth_client: HttpClient | None = None
         self._client: BearerClient | None = None
 
@@ -255,7 +255,9 @@ class BusinessCentralConnector(Connector):
         paths = spec.key_paths
         for group in chunks(sorted(set(keys)), _KEYS_PER_FILTER):
             yield " or ".join(
-                "(" + " and ".join(f"{p} eq {odata_quote(v)}" for p, v in zip(paths, key, strict=True)) + ")"
+                "("
+                + " and ".join(f"{p} eq {odata_quote(v)}" for p, v in zip(paths, key, strict=True))
+                + ")"
                 for key in group
             )
 
@@ -266,7 +268,9 @@ class BusinessCentralConnector(Connector):
 
     def read_updated(self, spec: ResourceSpec, since: datetime | None) -> SourceFrame:
         """Records with ``lastModifiedDateTime`` after ``since`` (last 7 days when None)."""
-        return self._read(spec, condition=f"lastModifiedDateTime gt {utc_stamp(window_start(since))}")
+        return self._read(
+            spec, condition=f"lastModifiedDateTime gt {utc_stamp(window_start(since))}"
+        )
 
     def _read(
         self,
@@ -313,7 +317,9 @@ class BusinessCentralConnector(Connector):
                 system=self.system,
                 entity=spec.entity,
             ) from None
-        endpoint = options.change_log_endpoint.replace("{company_id}", options.company_id).lstrip("/")
+        endpoint = options.change_log_endpoint.replace("{company_id}", options.company_id).lstrip(
+            "/"
+        )
         names = _WS_NAMES if "odatav4/" in endpoint.lower() else _API_NAMES
         start = window_start(since)
         params = {

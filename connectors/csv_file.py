@@ -28,7 +28,7 @@ import re
 from collections.abc import Collection, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from pydantic import field_validator
@@ -109,10 +109,8 @@ class CsvConnector(Connector):
     supports_keys = True
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, CsvOptions):
-            raise TypeError(f"the csv connector takes CsvOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("CsvOptions", options)
 
     # --- records ---------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import requests
 import structlog
@@ -168,10 +168,8 @@ class HubSpotConnector(Connector):
     """Results per search page (HubSpot's maximum)."""
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, HubSpotOptions):
-            raise TypeError(f"hubspot takes HubSpotOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("HubSpotOptions", options)
         self._client: _HubSpotClient | None = None
 
     @property
@@ -270,7 +268,11 @@ class HubSpotConnector(Connector):
         for batch in chunks(values, _KEYS_PER_SEARCH):
             body: dict[str, Any] = {
                 "filterGroups": [
-                    {"filters": [{"propertyName": key_property, "operator": "IN", "values": list(batch)}]}
+                    {
+                        "filters": [
+                            {"propertyName": key_property, "operator": "IN", "values": list(batch)}
+                        ]
+                    }
                 ],
                 "properties": properties,
                 "limit": self.search_limit,
@@ -354,7 +356,11 @@ class HubSpotConnector(Connector):
         while True:
             body: dict[str, Any] = {
                 "filterGroups": [
-                    {"filters": [{"propertyName": modified, "operator": "GTE", "value": str(window_ms)}]}
+                    {
+                        "filters": [
+                            {"propertyName": modified, "operator": "GTE", "value": str(window_ms)}
+                        ]
+                    }
                 ],
                 "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
                 "properties": [modified],
@@ -368,14 +374,20 @@ class HubSpotConnector(Connector):
                 for record in page.records:
                     flat = _flatten(record)
                     ident = str(flat.get("id")) if isinstance(flat, Mapping) else None
-                    stamp = parse_timestamp(flat.get(modified)) if isinstance(flat, Mapping) else None
+                    stamp = (
+                        parse_timestamp(flat.get(modified)) if isinstance(flat, Mapping) else None
+                    )
                     if stamp is not None:
                         last_ms = int(stamp.timestamp() * 1000)
                     if ident and ident not in seen:
                         seen.add(ident)
                         yield ident
                 in_window += len(page.records)
-                more = extract_path(page.data, "paging.next.after") if isinstance(page.data, Mapping) else None
+                more = (
+                    extract_path(page.data, "paging.next.after")
+                    if isinstance(page.data, Mapping)
+                    else None
+                )
                 if more and in_window + self.search_limit > self.search_cap:
                     capped = True
                     break

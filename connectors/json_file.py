@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from connectors.base import (
     Change,
@@ -68,10 +68,8 @@ class JsonConnector(Connector):
     supports_keys = False  # the whole file is parsed either way; keys are filtered after
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, JsonOptions):
-            raise TypeError(f"the json connector takes JsonOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("JsonOptions", options)
 
     def _file(self, spec: ResourceSpec, stem: str) -> Path:
         directory = resolve_directory(self.context, self._options.directory)

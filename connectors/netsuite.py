@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -121,7 +121,9 @@ class NetSuiteOptions(HttpOptions):
     @model_validator(mode="after")
     def _needs_credentials(self) -> NetSuiteOptions:
         if self.token is None and self.assertion is None:
-            raise ValueError("netsuite needs a `token` or an `assertion` (OAuth 2.0 client credentials)")
+            raise ValueError(
+                "netsuite needs a `token` or an `assertion` (OAuth 2.0 client credentials)"
+            )
         return self
 
 
@@ -145,7 +147,9 @@ class SuiteQLPaginator(Paginator[str]):
         except (TypeError, ValueError):
             return None
         parts = urlsplit(page.response.url or "")
-        return parts._replace(query=urlencode({"limit": len(page.records), "offset": offset})).geturl()
+        return parts._replace(
+            query=urlencode({"limit": len(page.records), "offset": offset})
+        ).geturl()
 
 
 class _NetSuiteClient(BearerClient):
@@ -184,11 +188,9 @@ class NetSuiteConnector(Connector):
     """Rows one SuiteQL query can page through."""
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, NetSuiteOptions):
-            raise TypeError(f"netsuite takes NetSuiteOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
-        self._zone = ZoneInfo(options.timezone)
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("NetSuiteOptions", options)
+        self._zone = ZoneInfo(self._options.timezone)
         self._auth_client: HttpClient | None = None
         self._client: _NetSuiteClient | None = None
 
@@ -240,7 +242,9 @@ class NetSuiteConnector(Connector):
 
         def fetch(url: str | None) -> JsonResponse:
             if url is None:
-                return self.client.post_json(SUITEQL, json={"q": query}, params={"limit": limit, "offset": 0})
+                return self.client.post_json(
+                    SUITEQL, json={"q": query}, params={"limit": limit, "offset": 0}
+                )
             return self.client.post_json(url, json={"q": query})
 
         paginator = SuiteQLPaginator(
@@ -257,7 +261,10 @@ class NetSuiteConnector(Connector):
         return rows, paginator.complete
 
     def _columns(self, spec: ResourceSpec, paths: Sequence[str]) -> list[str]:
-        return [require_identifier(spec, p, "mapping paths (SuiteQL column names)", self.name) for p in paths]
+        return [
+            require_identifier(spec, p, "mapping paths (SuiteQL column names)", self.name)
+            for p in paths
+        ]
 
     def _key_filters(self, spec: ResourceSpec, keys: Collection[KeyTuple]) -> Iterator[str]:
         columns = self._columns(spec, spec.key_paths)
@@ -278,13 +285,17 @@ class NetSuiteConnector(Connector):
     def read(self, spec: ResourceSpec, *, keys: Collection[KeyTuple] | None = None) -> SourceFrame:
         if spec.query and not spec.resource:
             rows, complete = self.suiteql(spec.query)
-            frame = frame_from_records([self._flatten(r, spec.paths) for r in rows], spec, complete=complete)
+            frame = frame_from_records(
+                [self._flatten(r, spec.paths) for r in rows], spec, complete=complete
+            )
             return filter_keys(frame, spec, keys)
         return self._read(spec, keys=keys)
 
     def read_updated(self, spec: ResourceSpec, since: datetime | None) -> SourceFrame:
         """Records whose ``lastmodifieddate`` is after ``since`` (last 7 days when None)."""
-        return self._read(spec, condition=f"lastmodifieddate > {self._timestamp(window_start(since))}")
+        return self._read(
+            spec, condition=f"lastmodifieddate > {self._timestamp(window_start(since))}"
+        )
 
     def _read(
         self,
@@ -309,7 +320,9 @@ class NetSuiteConnector(Connector):
             batch, done = self.suiteql(query)
             rows.extend(batch)
             complete = complete and done
-        return frame_from_records([self._flatten(r, spec.paths) for r in rows], spec, complete=complete)
+        return frame_from_records(
+            [self._flatten(r, spec.paths) for r in rows], spec, complete=complete
+        )
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -335,7 +348,9 @@ class NetSuiteConnector(Connector):
         seen: set[str] = set()
         unmapped: set[str] = set()
         while True:
-            rows, complete = self.suiteql(self._notes_query(table, record_type, key_columns, start), cap=self.row_cap)
+            rows, complete = self.suiteql(
+                self._notes_query(table, record_type, key_columns, start), cap=self.row_cap
+            )
             last: datetime | None = None
             for row in rows:
                 if not isinstance(row, Mapping):
@@ -352,7 +367,9 @@ class NetSuiteConnector(Connector):
                 if path is None:
                     unmapped.add(raw_field)
                     continue
-                key = tuple(render_value(row.get(f"key_{i}")) or "" for i in range(len(key_columns)))
+                key = tuple(
+                    render_value(row.get(f"key_{i}")) or "" for i in range(len(key_columns))
+                )
                 if not all(key):
                     continue
                 author = render_value(row.get("author"))
@@ -375,9 +392,13 @@ class NetSuiteConnector(Connector):
             _log.info("netsuite_notes_rewindow", system=self.system, table=table, rows=len(rows))
             start = last
         if unmapped:
-            _log.info("netsuite_history_fields_unmapped", system=self.system, fields=sorted(unmapped))
+            _log.info(
+                "netsuite_history_fields_unmapped", system=self.system, fields=sorted(unmapped)
+            )
 
-    def _notes_query(self, table: str, record_type: int, key_columns: Sequence[str], start: datetime) -> str:
+    def _notes_query(
+        self, table: str, record_type: int, key_columns: Sequence[str], start: datetime
+    ) -> str:
         keys = ", ".join(f"t.{c} AS key_{i}" for i, c in enumerate(key_columns))
         columns = (
             "sn.id AS noteid",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -84,12 +84,8 @@ class ParquetConnector(Connector):
     supports_keys = True
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, ParquetOptions):
-            raise TypeError(
-                f"the parquet connector takes ParquetOptions, not {type(options).__name__}"
-            )
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("ParquetOptions", options)
 
     def _directory(self) -> Path:
         return resolve_directory(self.context, self._options.directory)

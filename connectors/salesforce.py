@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -109,7 +109,11 @@ class SalesforceOptions(HttpOptions):
 
     @model_validator(mode="after")
     def _needs_credentials(self) -> SalesforceOptions:
-        if self.token is None and self.assertion is None and not (self.client_id and self.client_secret):
+        if (
+            self.token is None
+            and self.assertion is None
+            and not (self.client_id and self.client_secret)
+        ):
             raise ValueError(
                 "salesforce needs `client_id` and `client_secret`, an `assertion` (JWT bearer), or a `token`"
             )
@@ -169,10 +173,8 @@ class SalesforceConnector(Connector):
     supports_keys = True
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, SalesforceOptions):
-            raise TypeError(f"salesforce takes SalesforceOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("SalesforceOptions", options)
         self._auth_client: HttpClient | None = None
         self._client: _SalesforceClient | None = None
         self._tokens: TokenManager | None = None
@@ -208,7 +210,9 @@ class SalesforceConnector(Connector):
     def client(self) -> _SalesforceClient:
         if self._client is None:
             options = self._options
-            self._tokens = TokenManager.configured(options.token, self._fetch_token, system=self.system)
+            self._tokens = TokenManager.configured(
+                options.token, self._fetch_token, system=self.system
+            )
             instance = options.instance_url
             if instance is None:
                 instance = (
@@ -216,7 +220,11 @@ class SalesforceConnector(Connector):
                     if options.token is not None
                     else str(self._tokens.get().extra.get("instance_url") or options.url)
                 )
-            headers = {"Sforce-Query-Options": f"batchSize={options.page_size}"} if options.page_size else {}
+            headers = (
+                {"Sforce-Query-Options": f"batchSize={options.page_size}"}
+                if options.page_size
+                else {}
+            )
             self._client = _SalesforceClient(
                 options,
                 self.context,

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import sqlalchemy as sa
@@ -152,10 +152,8 @@ class SqlConnector(Connector):
     supports_keys = True
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, SqlOptions):
-            raise TypeError(f"the sql connector takes SqlOptions, not {type(options).__name__}")
-        super().__init__(system, options, context)
-        self._options = options
+        super().__init__(system, options, context)  # checks the options type
+        self._options = cast("SqlOptions", options)
         self._engine: Engine | None = None
 
     # --- connection ------------------------------------------------------------------------

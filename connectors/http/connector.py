@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import SecretStr
 
@@ -53,11 +53,8 @@ class HttpConnector(Connector):
     Options: ClassVar[type[ConnectorOptions]] = HttpOptions
 
     def __init__(self, system: str, options: ConnectorOptions, context: ConnectorContext) -> None:
-        if not isinstance(options, HttpOptions):
-            kind = type(options).__name__
-            raise TypeError(f"{type(self).__name__} needs HttpOptions, got {kind}")
-        super().__init__(system, options, context)
-        self.http_options: HttpOptions = options
+        super().__init__(system, options, context)  # checks the options type
+        self.http_options: HttpOptions = cast("HttpOptions", options)
         self._client: HttpClient | None = None
 
     # -- client ----------------------------------------------------------------------------

@@ -90,9 +90,7 @@ class FieldwardenSession(requests.Session):
         verify: bool | str | None,
         cert: Any,
     ) -> Any:
-        settings = super().merge_environment_settings(
-            url, proxies, stream, verify, cert
-        )
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         # requests lets the environment's bundle replace session.verify (psf/requests#3829),
         # which would silently ignore a ca_bundle from config in most containers.
         if verify is None and isinstance(self.verify, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,11 @@ def test_a_broken_plugin_is_an_error_not_a_warning(monkeypatch: pytest.MonkeyPat
         registry.load("broken")
     with pytest.raises(PluginError, match="not a subclass"):
         registry.load("odd")
+
+
+def test_a_connector_refuses_another_connectors_options(tmp_path: Path) -> None:
+    from connectors.base import ConnectorContext  # noqa: PLC0415
+    from connectors.json_file import JsonOptions  # noqa: PLC0415
+
+    with pytest.raises(TypeError, match="csv takes CsvOptions, not JsonOptions"):
+        CsvConnector("s", JsonOptions(), ConnectorContext(base_dir=tmp_path))
