@@ -27,6 +27,7 @@ __all__ = [
     "ChangeLog",
     "ChangeSummary",
     "display_key_of",
+    "match_keys",
     "parse_cursor",
     "read_change_log",
     "summarise_changes",
@@ -126,7 +127,8 @@ def display_key_of(spec: ResourceSpec, raw: tuple[str, ...]) -> str:
     return KEY_SEPARATOR.join(parts)
 
 
-def _match_keys(keys: list[str], key_compare: str) -> list[str]:
+def match_keys(keys: list[str], key_compare: str) -> list[str]:
+    """Keys as the entity's ``key_compare`` matches them (the engine's MATCH column, for a list)."""
     if not keys:
         return []
     frame = pl.DataFrame({"k": keys}, schema={"k": pl.Utf8})
@@ -141,7 +143,7 @@ def summarise_changes(config: Config, logs: Iterable[ChangeLog]) -> ChangeSummar
         entity = config.model.entities[change_log.entity]
         spec = config.resource_spec(change_log.entity, change_log.system)
         displays = [display_key_of(spec, c.key) for c in change_log.changes]
-        matches = _match_keys(displays, entity.key_compare)
+        matches = match_keys(displays, entity.key_compare)
         for change, key, match in zip(change_log.changes, displays, matches, strict=True):
             field_name = _canonical_field(spec, change.field)
             if field_name is None:

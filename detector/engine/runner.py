@@ -19,7 +19,13 @@ import structlog
 
 from connectors.base import KeyTuple, ResourceSpec
 from detector.config import Config, OwnershipEntry
-from detector.engine.changes import ChangeLog, display_key_of, read_change_log, summarise_changes
+from detector.engine.changes import (
+    ChangeLog,
+    display_key_of,
+    match_keys,
+    read_change_log,
+    summarise_changes,
+)
 from detector.engine.diff import compare_pair
 from detector.engine.mapping import (
     KEY,
@@ -27,7 +33,6 @@ from detector.engine.mapping import (
     MATCH,
     CanonicalFrame,
     canonical_frame,
-    match_expr,
 )
 from detector.engine.sources import ConnectorPool, SourceRead, read_source
 from detector.model import (
@@ -509,12 +514,7 @@ def _apply_owner_lag(
     ]
     if not pending:
         return
-    matched = (
-        pl.DataFrame({"k": [d.key for d in pending]}, schema={"k": pl.Utf8})
-        .select(match_expr(pl.col("k"), key_compare))
-        .to_series()
-        .to_list()
-    )
+    matched = match_keys([d.key or "" for d in pending], key_compare)
     for item, match in zip(pending, matched, strict=True):
         changed = owner_changed_at.get((item.owner or "", item.field or "", match))
         if changed is not None:
