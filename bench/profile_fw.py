@@ -9,8 +9,11 @@ covers is reported as "other". Phases:
 * canonicalise: ``canonical_frame`` (key, ``where``, duplicate split);
 * duplicate_key findings: ``runner._duplicates``;
 * join + missing/orphan: ``compare_pair`` minus its per-field work;
-* comparators: ``diff.normalize`` + ``diff.equal`` (only rows whose raw text differs);
-* candidates + build discrepancies: ``diff._compare_field`` minus the comparators;
+* raw-text candidates: ``diff._candidates`` (gather both sides' text, keep the rows that differ);
+* comparators: ``diff._in_parallel``, the wall time of normalising every candidate column, the
+  jobs spread over threads (``normalize_by_type`` adds up per-type thread seconds, so its sum
+  can exceed this wall time);
+* equal + build discrepancies: ``diff._findings``;
 * storage commit: ``Store.record_run``;
 * report JSON: ``report_json`` + ``dump_json`` (+ writing the file is in "other").
 
@@ -43,9 +46,10 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("detector.engine.runner", "_duplicates", "duplicate_key findings"),
     ("detector.engine.runner", "_change_logs", "change logs"),
     ("detector.engine.runner", "compare_pair", "compare_pair"),
-    ("detector.engine.diff", "_compare_field", "_compare_field"),
+    ("detector.engine.diff", "_candidates", "candidates"),
+    ("detector.engine.diff", "_in_parallel", "comparators"),
+    ("detector.engine.diff", "_findings", "findings"),
     ("detector.engine.diff", "normalize", "normalize"),
-    ("detector.engine.diff", "equal", "equal"),
     ("detector.engine.runner", "_dedupe", "dedupe"),
     ("detector.service", "carried_findings", "load carried findings"),
     ("detector.storage.store", "Store.record_run", "storage commit"),
@@ -121,16 +125,16 @@ def _install(timers: _Timers) -> list[str]:
 
 def _exclusive(seconds: dict[str, float]) -> dict[str, float]:
     s = seconds.get
-    comparators = s("normalize", 0.0) + s("equal", 0.0)
-    per_field = s("_compare_field", 0.0)
+    per_field = s("candidates", 0.0) + s("comparators", 0.0) + s("findings", 0.0)
     phases = {
         "read (connectors)": s("read", 0.0),
         "canonicalise (key, where, duplicate split)": s("canonicalise", 0.0),
         "duplicate_key findings": s("duplicate_key findings", 0.0),
         "change logs": s("change logs", 0.0),
         "join + missing/orphan (compare_pair minus per-field)": s("compare_pair", 0.0) - per_field,
-        "comparators (normalize + equal on raw-unequal rows)": comparators,
-        "candidates filter + build Discrepancy objects": per_field - comparators,
+        "raw-text candidates (gather, compare text)": s("candidates", 0.0),
+        "comparators (normalize raw-unequal values, threads)": s("comparators", 0.0),
+        "equal + build Discrepancy objects": s("findings", 0.0),
         "dedupe": s("dedupe", 0.0),
         "load carried findings": s("load carried findings", 0.0),
         "storage commit (Store.record_run)": s("storage commit", 0.0),

@@ -479,7 +479,7 @@ def write_results(
             "read (connectors)": "read",
             "canonicalise (key, where, duplicate split)": "canonicalise",
             "join + missing/orphan (compare_pair minus per-field)": "compare_pair",
-            "comparators (normalize + equal on raw-unequal rows)": "normalize",
+            "comparators (normalize raw-unequal values, threads)": "comparators",
             "storage commit (Store.record_run)": "storage commit",
             "report JSON (report_json + dump_json)": "report_json",
         }
@@ -492,7 +492,7 @@ def write_results(
         lines += [
             "",
             "Comparators by compare type (values normalised, owner and reader sides together, i.e."
-            " the rows whose raw text differed): "
+            " the rows whose raw text differed; thread seconds, which run side by side): "
             + "; ".join(
                 f"{t} {v['values']:,.0f} values in {v['seconds']:.2f} s"
                 for t, v in sorted(

@@ -88,15 +88,19 @@ class RunStatus(StrEnum):
     ABORTED = "aborted"
 
 
+_NONE = "\x00"
+
+
 def fingerprint(
     kind: str, entity: str, key: str | None, field: str | None, owner: str | None, system: str
 ) -> str:
     """Stable id of one problem: the same (kind, entity, key, field, owner, system) keeps its id."""
     # Unit separators between parts and NUL for "none" keep every tuple distinct without JSON's cost
     # (this runs once per discrepancy found, tens of thousands of times on a large catalog).
-    payload = "\x1f".join(
-        "\x00" if part is None else part for part in (kind, entity, key, field, owner, system)
-    )
+    payload = "\x1f".join((
+        kind, entity, _NONE if key is None else key, _NONE if field is None else field,
+        _NONE if owner is None else owner, system,
+    ))  # fmt: skip
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 

@@ -114,6 +114,9 @@ _WHITESPACE = [
     "\u3000",
 ]
 
+# A whitespace character other than " ", or two spaces in a row: what needs collapsing.
+_IRREGULAR_SPACE = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in _WHITESPACE) + "]|  "
+
 
 @functools.cache
 def _nfc_sensitive() -> str:
@@ -148,22 +151,24 @@ def canonical_text(text: pl.Series, *, fold: bool) -> pl.Series:
     """Trim, collapse every run of Unicode whitespace to one space, NFC; optionally casefold.
 
     Returns null where nothing is left, so whitespace-only text is empty, not a value.
-    Printable ASCII without a double space only needs trimming; everything else is cleaned in
-    cheap steps (unusual spaces to " " in one literal pass, runs of spaces collapsed) and put
-    in NFC only where a character that NFC can change occurs.
+    Each costly step runs only on the values that need it: whitespace is cleaned (unusual
+    spaces to " " in one literal pass, runs of spaces collapsed) where a space other than " "
+    or a double space occurs, and text is put in NFC where a character that NFC can change
+    occurs. Everything else, accented text included, only needs trimming.
     """
-    irregular = text.str.contains(r"[^ -~]|  ").fill_null(value=False)
     result = text.str.strip_chars()
-    if irregular.any():
-        rest = text.filter(irregular)
+    spaced = text.str.contains(_IRREGULAR_SPACE).fill_null(value=False)
+    if spaced.any():
+        rest = text.filter(spaced)
         rest = rest.str.replace_many(_WHITESPACE, [" "] * len(_WHITESPACE)).str.replace_all(
             " {2,}", " "
         )
-        rest = rest.str.strip_chars()
-        composable = rest.str.contains(_nfc_sensitive()).fill_null(value=False)
-        if composable.any():
-            rest = rest.scatter(composable.arg_true(), rest.filter(composable).str.normalize("NFC"))
-        result = result.scatter(irregular.arg_true(), rest)
+        result = result.scatter(spaced.arg_true(), rest.str.strip_chars())
+    composable = result.str.contains(_nfc_sensitive()).fill_null(value=False)
+    if composable.any():
+        result = result.scatter(
+            composable.arg_true(), result.filter(composable).str.normalize("NFC")
+        )
     if fold:
         result = casefold(result)
     return pl.select(

@@ -80,6 +80,11 @@ _PLAIN_BLOCK_TAGS = [
     "<br/>",
     "<br />",
 ]
+# everyday inline tags written bare, which _OTHER_TAG would remove
+_INLINE_NAMES = ["a", "b", "code", "em", "i", "small", "span", "strong", "sub", "sup", "u"]
+_PLAIN_INLINE_TAGS = [*(f"<{n}>" for n in _INLINE_NAMES), *(f"</{n}>" for n in _INLINE_NAMES)]
+_PLAIN_TAGS = [*_PLAIN_BLOCK_TAGS, *_PLAIN_INLINE_TAGS]
+_PLAIN_TAG_TEXT = [" "] * len(_PLAIN_BLOCK_TAGS) + [""] * len(_PLAIN_INLINE_TAGS)
 # Decoded in this order; "&amp;" last so that "&amp;lt;" becomes the text "&lt;", not "<".
 _COMMON_ENTITIES: tuple[tuple[str, str], ...] = (
     ("&nbsp;", "\u00a0"),
@@ -112,9 +117,10 @@ def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
         return canonical_text(markup, fold=fold)
     subset = markup.filter(marked)
     if subset.str.contains("<", literal=True).any():
-        # Most markup is bare block tags (<p>, </li>...): one literal pass handles it exactly as the
-        # patterns would. Values with any other "<" left take the pattern path from their original.
-        quick = subset.str.replace_many(_PLAIN_BLOCK_TAGS, [" "] * len(_PLAIN_BLOCK_TAGS))
+        # Most markup is bare tags (<p>, </li>, <b>...): one literal pass handles it exactly as
+        # the patterns would. Values with any other "<" left take the pattern path from their
+        # original.
+        quick = subset.str.replace_many(_PLAIN_TAGS, _PLAIN_TAG_TEXT)
         rest = quick.str.contains("<", literal=True).fill_null(value=False)
         if rest.any():
             quick = quick.scatter(rest.arg_true(), _strip_tags(subset.filter(rest)))

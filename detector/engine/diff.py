@@ -8,18 +8,23 @@ cell; Python objects are created only for the discrepancies found.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
-from detector.compare import PERSONAL_TYPES, equal, normalize
+from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize
 from detector.config.ownership import OwnershipEntry
 from detector.engine.mapping import HASH, KEY, MATCH, UNIQUE, CanonicalFrame
 from detector.model import Discrepancy, Kind, Severity
 
 __all__ = ["PairResult", "TypeProblem", "compare_pair", "severity_of"]
+
+J = TypeVar("J")
+R = TypeVar("R")
 
 _OWNER = "__o__"
 _READER = "__r__"
@@ -137,98 +142,157 @@ def compare_pair(
     pairs = aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER)).select(_O_ROW, _R_ROW)
     result.values_compared = pairs.height * len(entries)
     owner_rows, reader_rows = pairs.get_column(_O_ROW), pairs.get_column(_R_ROW)
-    for entry in entries:
-        _compare_field(
-            owner, reader, owner_rows, reader_rows, entry, owner_spec, reader_spec, result
-        )
+    fields = [
+        candidates
+        for entry in entries
+        if (candidates := _candidates(owner, reader, owner_rows, reader_rows, entry)) is not None
+    ]
+    # Normalising the candidates is nearly all the work: each side of each field is one job.
+    jobs = [
+        (candidates.raw(side), candidates.entry.rule, _field_spec(spec, candidates.entry.field))
+        for candidates in fields
+        for side, spec in ((_OWNER, owner_spec), (_READER, reader_spec))
+    ]
+    normalised = _in_parallel(
+        lambda job: normalize(job[0], job[1], scale=job[2].scale, value_map=job[2].value_map),
+        jobs,
+        cost=lambda job: job[0].len(),
+    )
+    for n, candidates in enumerate(fields):
+        o_norm, r_norm = normalised[2 * n], normalised[2 * n + 1]
+        findings = _findings(candidates, o_norm, r_norm, owner, reader)
+        result.discrepancies.extend(findings.discrepancies)
+        result.problems.extend(findings.problems)
+        result.mismatched.setdefault(candidates.entry.field, set()).update(findings.mismatched)
     return result
 
 
-def _compare_field(
+def _in_parallel(work: Callable[[J], R], jobs: Sequence[J], *, cost: Callable[[J], int]) -> list[R]:
+    """``work`` for every job, results in job order; jobs run side by side where cores allow.
+
+    A comparator is a chain of polars operations, each of which releases the GIL but runs
+    mostly on one core: running jobs on as many threads as polars has cores keeps them all
+    busy. The costliest jobs start first, so no long job is left to run alone at the end.
+    """
+    workers = min(len(jobs), pl.thread_pool_size())
+    if workers < 2:
+        return [work(job) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda n: -cost(jobs[n]))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fieldwarden-compare") as pool:
+        done = dict(zip(order, pool.map(work, [jobs[n] for n in order]), strict=True))
+    return [done[n] for n in range(len(jobs))]
+
+
+@dataclass(slots=True)
+class _Candidates:
+    """One field's aligned rows whose raw text differs: the only ones a comparator must see."""
+
+    entry: OwnershipEntry
+    frame: pl.DataFrame
+    """KEY, ROW_COLUMN (the reader's row), and the owner's and the reader's raw text."""
+
+    def raw(self, side: str) -> pl.Series:
+        return self.frame.get_column(self.entry.field + side)
+
+
+@dataclass(slots=True)
+class _FieldFindings:
+    """What comparing one field found; merged into the pair's result in field order."""
+
+    discrepancies: list[Discrepancy]
+    problems: list[TypeProblem]
+    mismatched: set[str]
+
+
+def _candidates(
     owner: CanonicalFrame,
     reader: CanonicalFrame,
     owner_rows: pl.Series,
     reader_rows: pl.Series,
     entry: OwnershipEntry,
-    owner_spec: ResourceSpec,
-    reader_spec: ResourceSpec,
-    result: PairResult,
-) -> None:
+) -> _Candidates | None:
+    """The aligned rows of ``entry``'s field whose raw text differs (None when there are none).
+
+    Equal raw text is equal under every compare rule, so only these go through the comparator.
+    """
     name = entry.field
-    owner_system, reader_system = owner.system, reader.system
-    o_col, r_col = name + _OWNER, name + _READER
     o_all = owner.records.get_column(name).gather(owner_rows)
     r_all = reader.records.get_column(name).gather(reader_rows)
     differs = o_all.ne_missing(r_all)
     if not differs.any():
-        return
-    # equal raw text is equal under every compare rule: only the rest goes through the comparator
+        return None
     r_rows = reader_rows.filter(differs)
-    candidates = pl.DataFrame(
+    frame = pl.DataFrame(
         {
             KEY: reader.records.get_column(KEY).gather(r_rows),
             ROW_COLUMN: reader.records.get_column(ROW_COLUMN).gather(r_rows),
-            o_col: o_all.filter(differs),
-            r_col: r_all.filter(differs),
+            name + _OWNER: o_all.filter(differs),
+            name + _READER: r_all.filter(differs),
         }
     )
-    o_spec, r_spec = _field_spec(owner_spec, name), _field_spec(reader_spec, name)
-    rule = entry.rule
-    o_norm = normalize(
-        candidates.get_column(o_col), rule, scale=o_spec.scale, value_map=o_spec.value_map
-    )
-    r_norm = normalize(
-        candidates.get_column(r_col), rule, scale=r_spec.scale, value_map=r_spec.value_map
-    )
+    return _Candidates(entry, frame)
+
+
+def _findings(
+    field: _Candidates,
+    o_norm: Normalized,
+    r_norm: Normalized,
+    owner: CanonicalFrame,
+    reader: CanonicalFrame,
+) -> _FieldFindings:
+    """Discrepancies and type problems among one field's candidates, in row order."""
+    entry = field.entry
+    name, rule = entry.field, entry.rule
+    owner_system, reader_system = owner.system, reader.system
     same = equal(o_norm.values, r_norm.values, rule)
-    flagged = candidates.with_columns(
+    flagged = field.frame.with_columns(
         __same__=same,
         __o_invalid__=o_norm.invalid,
         __r_invalid__=r_norm.invalid,
         __o_empty__=o_norm.values.is_null(),
         __r_empty__=r_norm.values.is_null(),
     ).filter(~pl.col("__same__") | pl.col("__o_invalid__") | pl.col("__r_invalid__"))
-    if flagged.height == 0:
-        return
-    personal = entry.personal or rule.type in PERSONAL_TYPES
-    mismatched = result.mismatched.setdefault(name, set())
-    columns = (
-        KEY,
-        ROW_COLUMN,
-        o_col,
-        r_col,
-        "__o_invalid__",
-        "__r_invalid__",
-        "__o_empty__",
-        "__r_empty__",
-    )
-    for row in flagged.select(*columns).iter_rows():
-        key, position, o_value, r_value, o_invalid, r_invalid, o_empty, r_empty = row
-        if o_invalid or r_invalid:
-            # a value that cannot be read as the field's type is a located problem, not a mismatch
-            system = owner_system if o_invalid else reader_system
-            result.problems.append(
-                TypeProblem(
-                    system, entry.entity, key, name, None if o_invalid else position, rule.type
-                )
-            )
-            continue
-        if o_empty and r_empty:
-            continue
-        kind = Kind.MISSING_OWNER_VALUE if o_empty else Kind.VALUE_MISMATCH
-        mismatched.add(key)
-        result.discrepancies.append(
-            Discrepancy(
-                kind,
+    findings = _FieldFindings([], [], set())
+    unreadable = pl.col("__o_invalid__") | pl.col("__r_invalid__")
+    for key, position, o_invalid in (
+        flagged.filter(unreadable).select(KEY, ROW_COLUMN, "__o_invalid__").iter_rows()
+    ):
+        # a value that cannot be read as the field's type is a located problem, not a mismatch
+        findings.problems.append(
+            TypeProblem(
+                owner_system if o_invalid else reader_system,
                 entry.entity,
                 key,
                 name,
-                owner_system,
-                reader_system,
-                entry.severity,
-                owner_value=o_value,
-                system_value=r_value,
-                lag=entry.lag if kind is Kind.VALUE_MISMATCH else None,
-                personal=personal,
+                None if o_invalid else position,
+                rule.type,
             )
         )
+    differing = flagged.filter(~unreadable & ~(pl.col("__o_empty__") & pl.col("__r_empty__")))
+    keys = differing.get_column(KEY).to_list()
+    findings.mismatched.update(keys)
+    personal = entry.personal or rule.type in PERSONAL_TYPES
+    entity, severity, lag = entry.entity, entry.severity, entry.lag
+    findings.discrepancies.extend(
+        Discrepancy(
+            Kind.MISSING_OWNER_VALUE if o_empty else Kind.VALUE_MISMATCH,
+            entity,
+            key,
+            name,
+            owner_system,
+            reader_system,
+            severity,
+            owner_value=o_value,
+            system_value=r_value,
+            lag=None if o_empty else lag,
+            personal=personal,
+        )
+        for key, o_value, r_value, o_empty in zip(
+            keys,
+            differing.get_column(name + _OWNER).to_list(),
+            differing.get_column(name + _READER).to_list(),
+            differing.get_column("__o_empty__").to_list(),
+            strict=True,
+        )
+    )
+    return findings

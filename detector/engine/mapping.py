@@ -103,7 +103,9 @@ def canonical_frame(frame: SourceFrame, spec: ResourceSpec, key_compare: str) ->
         pl.col(ROW_COLUMN),
         *(_mapped_field(field) for field in spec.fields),
     ).with_columns(match_expr(pl.col(KEY), key_compare).alias(MATCH))
-    selected = selected.with_columns(pl.col(MATCH).hash().alias(HASH))
+    # One contiguous chunk per column: a parallel CSV read yields dozens, and gathering values
+    # by row position across many chunks costs ten times more than one copy up front.
+    selected = selected.with_columns(pl.col(MATCH).hash().alias(HASH)).rechunk()
     # hashing first makes duplicate detection and alignment integer work, not string work
     repeated = selected.get_column(HASH).is_duplicated()
     hash_safe = True
@@ -139,7 +141,7 @@ def canonical_frame(frame: SourceFrame, spec: ResourceSpec, key_compare: str) ->
     return CanonicalFrame(
         system=spec.system,
         entity=spec.entity,
-        records=pl.concat([held_once, held_twice], how="diagonal"),
+        records=pl.concat([held_once, held_twice], how="diagonal", rechunk=True),
         duplicates=duplicates,
         in_scope=selected.height,
         hash_safe=hash_safe,
