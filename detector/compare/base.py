@@ -96,26 +96,11 @@ def casefold(text: pl.Series) -> pl.Series:
     return result
 
 
-# Every character Python's (and the regex engine's) ``\s`` matches, i.e. Unicode White_Space.
-_WHITESPACE = [
-    "\t",
-    "\n",
-    "\x0b",
-    "\x0c",
-    "\r",
-    "\x85",
-    "\xa0",
-    "\u1680",
-    *(chr(c) for c in range(0x2000, 0x200B)),
-    "\u2028",
-    "\u2029",
-    "\u202f",
-    "\u205f",
-    "\u3000",
-]
-
-# A whitespace character other than " ", or two spaces in a row: what needs collapsing.
-_IRREGULAR_SPACE = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in _WHITESPACE) + "]|  "
+# A run of whitespace that is not exactly one " ": two or more whitespace characters, or one
+# that is not a space. The regex engine's ``\s`` is Unicode White_Space (as Python's ``str.split``
+# sees it, minus the four ASCII separators \x1c-\x1f, which are not White_Space), and
+# ``strip_chars`` trims the same set.
+_UNTIDY_SPACE = r"\s{2,}|[^\S ]"
 
 
 @functools.cache
@@ -151,19 +136,10 @@ def canonical_text(text: pl.Series, *, fold: bool) -> pl.Series:
     """Trim, collapse every run of Unicode whitespace to one space, NFC; optionally casefold.
 
     Returns null where nothing is left, so whitespace-only text is empty, not a value.
-    Each costly step runs only on the values that need it: whitespace is cleaned (unusual
-    spaces to " " in one literal pass, runs of spaces collapsed) where a space other than " "
-    or a double space occurs, and text is put in NFC where a character that NFC can change
-    occurs. Everything else, accented text included, only needs trimming.
+    Collapsing is one regex pass that only rewrites untidy runs; text is put in NFC only where
+    a character that NFC can change occurs, so accented text that is already NFC costs a scan.
     """
-    result = text.str.strip_chars()
-    spaced = text.str.contains(_IRREGULAR_SPACE).fill_null(value=False)
-    if spaced.any():
-        rest = text.filter(spaced)
-        rest = rest.str.replace_many(_WHITESPACE, [" "] * len(_WHITESPACE)).str.replace_all(
-            " {2,}", " "
-        )
-        result = result.scatter(spaced.arg_true(), rest.str.strip_chars())
+    result = text.str.replace_all(_UNTIDY_SPACE, " ").str.strip_chars()
     composable = result.str.contains(_nfc_sensitive()).fill_null(value=False)
     if composable.any():
         result = result.scatter(

@@ -10,15 +10,17 @@ from "&nbsp;") is collapsed and the text put in NFC, as for ``text``; ``casefold
 Markup with no text left ("<p><br></p>") is empty. Tags are removed by pattern, not parsed:
 a "<" not followed by a letter, "/", "!" or "?" is text ("a < b").
 
-Tags go by vectorised regex, and so do the everyday entities (&nbsp; &amp; &lt; &gt; &quot;
-&#39; &apos;). A value holding any other entity is decoded whole by ``html.unescape``, once
-per distinct value, because the full entity table is large and a partial one would be a bug.
+Tags go by vectorised regex, and named entities ("&amp;", "&egrave;") by one literal pass over
+HTML5's whole table. A value still holding an "&" that may start a reference (a numeric one,
+"&#233;", or a legacy one without its ";") is decoded whole by ``html.unescape``, once per
+distinct value, so every reference decodes exactly as a browser (and Python) decodes it.
 """
 
 from __future__ import annotations
 
 import html
 from decimal import Decimal
+from html.entities import html5
 
 import polars as pl
 
@@ -85,17 +87,12 @@ _INLINE_NAMES = ["a", "b", "code", "em", "i", "small", "span", "strong", "sub", 
 _PLAIN_INLINE_TAGS = [*(f"<{n}>" for n in _INLINE_NAMES), *(f"</{n}>" for n in _INLINE_NAMES)]
 _PLAIN_TAGS = [*_PLAIN_BLOCK_TAGS, *_PLAIN_INLINE_TAGS]
 _PLAIN_TAG_TEXT = [" "] * len(_PLAIN_BLOCK_TAGS) + [""] * len(_PLAIN_INLINE_TAGS)
-# Decoded in this order; "&amp;" last so that "&amp;lt;" becomes the text "&lt;", not "<".
-_COMMON_ENTITIES: tuple[tuple[str, str], ...] = (
-    ("&nbsp;", "\u00a0"),
-    ("&lt;", "<"),
-    ("&gt;", ">"),
-    ("&quot;", '"'),
-    ("&#39;", "'"),
-    ("&apos;", "'"),
-    ("&amp;", "&"),
-)
-_COMMON_ENTITY = r"&(?:nbsp|lt|gt|quot|#39|apos|amp);"
+# Every named character reference HTML5 defines, with its ";" (the table ``html.unescape`` uses).
+# No name is a prefix of another once the ";" is included, so one pass decodes them all.
+_NAMED_REFERENCES = [f"&{name}" for name in html5 if name.endswith(";")]
+_NAMED_TEXT = [html5[name[1:]] for name in _NAMED_REFERENCES]
+# What may still start a reference after that pass ("&" and a letter, digit or "#")
+_REFERENCE_START = r"&[#A-Za-z0-9]"
 
 
 def _strip_tags(markup: pl.Series) -> pl.Series:
@@ -132,18 +129,15 @@ def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
 
 
 def _unescape(text: pl.Series) -> pl.Series:
-    """Decode entities: the common ones vectorised, anything else by ``html.unescape``.
+    """Decode character references: named ones in one vectorised pass, the rest by ``html.unescape``.
 
     ``replace_many`` decodes in one left-to-right pass that never re-reads its own output, so
-    "&amp;lt;" becomes the text "&lt;", as a browser shows it.
+    "&amp;lt;" becomes the text "&lt;", as a browser shows it. A value where an "&" that may
+    start a reference is left after the pass (a numeric or legacy reference, or an "&amp;"
+    that decoded to one) is decoded again from its original by ``html.unescape``.
     """
-    # only "&#..." or "&name" can be an entity; a bare "&" (as in "cork & lame") is text
-    rare = (
-        text.str.count_matches(r"&[#A-Za-z0-9]") > text.str.count_matches(_COMMON_ENTITY)
-    ).fill_null(value=False)
-    decoded = text.str.replace_many(
-        [e for e, _ in _COMMON_ENTITIES], [c for _, c in _COMMON_ENTITIES]
-    )
+    decoded = text.str.replace_many(_NAMED_REFERENCES, _NAMED_TEXT)
+    rare = decoded.str.contains(_REFERENCE_START).fill_null(value=False)
     if rare.any():
         exotic = map_unique(text.filter(rare), html.unescape, pl.String())
         decoded = decoded.scatter(rare.arg_true(), exotic)
