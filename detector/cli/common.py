@@ -1,4 +1,9 @@
-"""What every command shares: the --config option, error handling and exit codes, safe output."""
+"""What every command shares: the --config option, error handling and exit codes, safe output.
+
+Every command module imports this one, so it stays cheap to import: the config loader (pydantic,
+polars, the connector registry) is imported by ``load_or_exit`` when a command runs, not when
+``fieldwarden CMD --help`` only builds the command.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,19 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 import structlog
 from rich.console import Console
 
-from detector.config import Config, load_config
 from detector.errors import ConfigError, FieldwardenError, LockedError, StorageError
 from detector.exitcodes import ExitCode
 from detector.logs import neutralise, scrub_text
 from detector.secrets import redact
+
+if TYPE_CHECKING:
+    from detector.config import Config
 
 __all__ = ["config_option", "echo_problems", "format_option", "guarded", "load_or_exit", "safe"]
 
@@ -69,6 +76,8 @@ def echo_problems(problems: list[Any]) -> None:
 
 def load_or_exit(path: Path) -> Config:
     """The loaded config, or every problem on stderr and exit 2 (never a traceback)."""
+    from detector.config import load_config  # noqa: PLC0415 - heavy; only a running command needs it
+
     try:
         config = load_config(path)
     except ConfigError as exc:
