@@ -18,6 +18,10 @@ releases them at once:
 * PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) on a dedicated
   connection, keyed by database and schema; closing the connection releases it.
 * Other databases, and SQLite in memory: in-process locking only.
+
+``detector.storage.engine`` is imported where it is used, not at the top: importing it imports
+the whole storage package (the ORM models), and ``fieldwarden reconcile --help`` imports this
+module for ``DEFAULT_RUN_LOCK_WAIT_S`` while it has no storage to lock.
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from detector.errors import LockedError, StorageError
-from detector.storage.engine import safe_url, sqlite_file
 
 __all__ = [
     "DEFAULT_RUN_LOCK_WAIT_S",
@@ -65,6 +68,8 @@ def _lock_key(purpose: str, database: str, schema: str) -> int:
 
 def _sqlite_path(url: URL) -> Path | None:
     """The SQLite database file the locks sit beside (absolute), or None for other backends."""
+    from detector.storage.engine import sqlite_file  # noqa: PLC0415 - see the module docstring
+
     path = sqlite_file(url)
     return None if path is None else path.resolve()
 
@@ -73,6 +78,8 @@ class _OsLock:
     """The cross-process half of a lock: a flock'ed file, or a PostgreSQL advisory lock."""
 
     def __init__(self, url: str, purpose: str) -> None:
+        from detector.storage.engine import safe_url  # noqa: PLC0415 - see the module docstring
+
         self._url = make_url(url)
         self._purpose = purpose
         self._where = safe_url(self._url)

@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,9 +24,13 @@ from detector.engine.sources import ConnectorPool
 from detector.errors import LockedError, StorageError
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S, run_lock
 from detector.model import Kind, RunResult, SourceStatus
-from detector.storage import Store
-from detector.storage.engine import sqlite_file
-from detector.storage.views import DiscrepancyFilter, RunOutcome
+
+if TYPE_CHECKING:
+    # The storage package (the SQLAlchemy ORM and its models) is imported by the functions that
+    # open a store, not here: ``fieldwarden reconcile --help`` imports this module to build the
+    # command and has no store to open.
+    from detector.storage import Store
+    from detector.storage.views import RunOutcome
 
 __all__ = ["RunReport", "open_store", "run_once", "store_exists"]
 
@@ -40,12 +45,16 @@ class RunReport:
 
 def store_exists(config: Config) -> bool:
     """False before the first run against a SQLite file (read-only commands then have nothing to show)."""
+    from detector.storage.engine import sqlite_file  # noqa: PLC0415 - see TYPE_CHECKING above
+
     path = sqlite_file(config.storage_url)
     return path is None or path.exists()
 
 
 @contextlib.contextmanager
 def open_store(config: Config) -> Iterator[Store]:
+    from detector.storage import Store  # noqa: PLC0415 - see TYPE_CHECKING above
+
     store = Store.open(config.storage_url)
     try:
         yield store
@@ -55,6 +64,8 @@ def open_store(config: Config) -> Iterator[Store]:
 
 def carried_findings(store: Store, entities: Collection[str] | None = None) -> list[StoredFinding]:
     """Known non_owner_write discrepancies: open ones are kept while the written value still disagrees."""
+    from detector.storage.views import DiscrepancyFilter  # noqa: PLC0415 - see TYPE_CHECKING above
+
     views = store.discrepancies(DiscrepancyFilter(status="all", kinds=(str(Kind.NON_OWNER_WRITE),)))
     return [
         StoredFinding(

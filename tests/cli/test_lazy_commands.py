@@ -148,3 +148,13 @@ def test_reconcile_help_leaves_out_what_only_other_commands_need() -> None:
     assert "detector.cli.reconcile" in loaded
     assert not [m for m in loaded if m.startswith(HEAVY_FOR_OTHERS)]
     assert "detector.cli.run" not in loaded
+    # detector.service and detector.locking import the storage package (the ORM models) where
+    # they open or lock a store, so building the command does not load it
+    assert not [m for m in loaded if m.startswith(("detector.storage", "sqlalchemy.orm"))]
+
+
+def test_a_command_help_does_not_load_the_config_machinery() -> None:
+    """``detector.cli.common`` imports the config loader (pydantic, polars) only to load one."""
+    loaded = _modules_after("validate", "--help")
+    assert "detector.cli.validate" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("pydantic", "polars", "sqlalchemy")]
