@@ -41,38 +41,102 @@ Public API (stable; everything else is internal):
 Log events (structlog): ``http_retry``, ``http_retry_after_over_cap``, ``http_throttled``,
 ``http_rate_limited``, ``http_page`` (debug), ``http_pagination_loop``, ``http_total_mismatch``.
 None of them carries a secret or a query string.
+
+The names above are imported from their modules on first use (PEP 562 ``__getattr__``), so
+``from connectors.http.retry import ...`` (the alert sinks' HTTP helper does it) imports the
+retry module alone, not the whole HTTP client, session and pagination stack.
 """
 
-from connectors.http.client import HttpClient, JsonResponse
-from connectors.http.connector import DEFAULT_CHANGES_WINDOW, HttpConnector, parse_timestamp
-from connectors.http.pagination import (
-    CursorPaginator,
-    LinkHeaderPaginator,
-    NextUrlPaginator,
-    OffsetPaginator,
-    Page,
-    PageNumberPaginator,
-    Paginator,
-    SinglePagePaginator,
-    drain,
-)
-from connectors.http.redact import redact_url, scrub
-from connectors.http.retry import CappedRetry, build_retry, retry_after_from_headers
-from connectors.http.session import (
-    FieldwardenSession,
-    HeaderAuth,
-    TimeoutHTTPAdapter,
-    build_session,
-)
-from connectors.http.settings import USER_AGENT, HttpOptions, resolve_ca_bundle
-from connectors.http.validate import (
-    RetryLater,
-    check_graphql,
-    check_jsonrpc,
-    decode_json,
-    is_rate_limit_403,
-    validate_response,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connectors.http.client import HttpClient, JsonResponse
+    from connectors.http.connector import DEFAULT_CHANGES_WINDOW, HttpConnector, parse_timestamp
+    from connectors.http.pagination import (
+        CursorPaginator,
+        LinkHeaderPaginator,
+        NextUrlPaginator,
+        OffsetPaginator,
+        Page,
+        PageNumberPaginator,
+        Paginator,
+        SinglePagePaginator,
+        drain,
+    )
+    from connectors.http.redact import redact_url, scrub
+    from connectors.http.retry import CappedRetry, build_retry, retry_after_from_headers
+    from connectors.http.session import (
+        FieldwardenSession,
+        HeaderAuth,
+        TimeoutHTTPAdapter,
+        build_session,
+    )
+    from connectors.http.settings import USER_AGENT, HttpOptions, resolve_ca_bundle
+    from connectors.http.validate import (
+        RetryLater,
+        check_graphql,
+        check_jsonrpc,
+        decode_json,
+        is_rate_limit_403,
+        validate_response,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "HttpClient": "client",
+    "JsonResponse": "client",
+    "DEFAULT_CHANGES_WINDOW": "connector",
+    "HttpConnector": "connector",
+    "parse_timestamp": "connector",
+    "CursorPaginator": "pagination",
+    "LinkHeaderPaginator": "pagination",
+    "NextUrlPaginator": "pagination",
+    "OffsetPaginator": "pagination",
+    "Page": "pagination",
+    "PageNumberPaginator": "pagination",
+    "Paginator": "pagination",
+    "SinglePagePaginator": "pagination",
+    "drain": "pagination",
+    "redact_url": "redact",
+    "scrub": "redact",
+    "CappedRetry": "retry",
+    "build_retry": "retry",
+    "retry_after_from_headers": "retry",
+    "FieldwardenSession": "session",
+    "HeaderAuth": "session",
+    "TimeoutHTTPAdapter": "session",
+    "build_session": "session",
+    "USER_AGENT": "settings",
+    "HttpOptions": "settings",
+    "resolve_ca_bundle": "settings",
+    "RetryLater": "validate",
+    "check_graphql": "validate",
+    "check_jsonrpc": "validate",
+    "decode_json": "validate",
+    "is_rate_limit_403": "validate",
+    "validate_response": "validate",
+}
+"""Public name -> the module under ``connectors.http`` that defines it."""
+
+
+if not TYPE_CHECKING:  # hidden from mypy: it checks the imports above, and typos stay errors
+
+    def __getattr__(name: str) -> Any:
+        """Import a public name's module on first use and keep the name here from then on."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    """The public names too, imported or not (``dir()``, ``help()`` and completion list them)."""
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "DEFAULT_CHANGES_WINDOW",
