@@ -26,13 +26,15 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
-import requests
 from pydantic import BaseModel, ConfigDict
 
 from detector.errors import RecordError
+
+if TYPE_CHECKING:  # only an annotation here: file connectors never load the HTTP stack
+    import requests
 
 __all__ = [
     "ROW_COLUMN",
