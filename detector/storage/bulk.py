@@ -1,25 +1,41 @@
 """Driver-level bulk statements for the hot path of ``record_run``.
 
 SQLAlchemy's per-row parameter processing costs more than SQLite itself once a run writes
-100,000 rows, so the bulk statements here go straight to the driver's ``executemany`` (still
-through the SQLAlchemy connection, so transactions and error handling are unchanged) with
-values already in the database's representation. :class:`Codec` produces exactly what the
-model types would store (``UTCDateTime``: naive UTC text on SQLite, ``timestamptz`` on
-PostgreSQL; JSON as text), and caches conversions, since most timestamps of a run are its
-``now``. Everything else keeps using Core and the typed models.
+100,000 rows, so the bulk statements here go straight to the driver (still through the
+SQLAlchemy connection, so transactions and error handling are unchanged) with values already in
+the database's representation. :class:`Codec` produces exactly what the model types would
+store (``UTCDateTime``: naive UTC text on SQLite, ``timestamptz`` on PostgreSQL; booleans as
+0/1 on SQLite; JSON as text) and converts column by column, each distinct timestamp once, since
+most timestamps of a run are its ``now``. Everything else keeps using Core and the typed models.
+
+Rows are inserted several hundred to a statement (``INSERT ... VALUES (...), (...), ...``)
+rather than one statement execution per row. Binding parameters is most of the sqlite3 module's
+cost (a NULL more than a value), and most columns of a run's rows hold the same value (kind,
+status, the run's ``now``, the run id), so on SQLite a value shared by every row of a statement
+is bound once (``INSERT ... SELECT column1, ..., ? FROM (VALUES ...)``). A column that is NULL
+in every row is left out when it has no server default: the result is the same NULL.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Boolean, Table
 from sqlalchemy.engine import Connection
 
+from detector.storage.types import UTCDateTime
+
 __all__ = ["Codec"]
+
+ROWS_PER_STATEMENT = 500
+"""At most this many rows in one multi-row ``INSERT`` (fewer if the driver's limit of bound
+parameters per statement requires)."""
+
+_PG_MAX_PARAMETERS = 65535
 
 
 class Codec:
@@ -31,6 +47,7 @@ class Codec:
         self.mark = "%s" if self.postgres else "?"
         self._out: dict[datetime, Any] = {}
         self._in: dict[Any, datetime] = {}
+        self._max_parameters = _PG_MAX_PARAMETERS if self.postgres else _sqlite_max_parameters(conn)
 
     def dt_out(self, value: datetime | None) -> Any:
         """A timestamp as the driver should receive it."""
@@ -58,36 +75,97 @@ class Codec:
             self._in[value] = cached
         return cached
 
-    def bool_out(self, value: bool) -> Any:
-        return bool(value) if self.postgres else int(bool(value))
+    def columns_out(
+        self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[Sequence[Any]]:
+        """``rows`` (Python values in ``names`` order) as columns of driver values."""
+        if not rows:
+            return [() for _ in names]
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for i, name in enumerate(names):
+            column_type = table.c[name].type
+            if isinstance(column_type, UTCDateTime):
+                converted = {value: self.dt_out(value) for value in set(columns[i])}
+                columns[i] = list(map(converted.__getitem__, columns[i]))
+            elif isinstance(column_type, Boolean) and not self.postgres:
+                columns[i] = list(map(int, columns[i]))
+        return columns
 
-    @staticmethod
-    def json_out(value: Any) -> str | None:
-        return None if value is None else json.dumps(value)
+    def insert(self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """``INSERT`` rows given as tuples of Python values in ``names`` order."""
+        if not rows:
+            return
+        columns = self.columns_out(table, names, rows)
+        per_statement = max(1, min(ROWS_PER_STATEMENT, self._max_parameters // len(names)))
+        statement = self._sqlite_statement if not self.postgres else self._values_statement
+        for start, stop in _spans(len(rows), per_statement):
+            sql, params = statement(table, names, [c[start:stop] for c in columns])
+            self.conn.exec_driver_sql(sql, params)
 
-    def insert(self, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """``INSERT`` many rows given as tuples in ``columns`` order."""
-        marks = ", ".join(self._mark(table, c) for c in columns)
-        names = ", ".join(f'"{c}"' for c in columns)
-        # Identifiers come from our own table metadata; values are bound parameters.
-        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
+    def _values_statement(
+        self, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """``INSERT ... VALUES (...), (...)``, without the columns that are NULL in every row."""
+        keep = [i for i, c in enumerate(columns) if not _all_null(table, names[i], c)]
+        one = "(" + ", ".join(self._mark(table, names[i]) for i in keep) + ")"
+        values = ", ".join([one] * len(columns[0]))
+        params = tuple(chain.from_iterable(zip(*(columns[i] for i in keep), strict=True)))
+        return f"{_insert_head(table, [names[i] for i in keep])} VALUES {values}", params
 
-        self._executemany(sql, rows)
+    def _sqlite_statement(
+        self, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """``INSERT ... SELECT column1, ..., ? FROM (VALUES (...), ...)`` where a value shared
+        by every row is bound once, and a column NULL in every row is left out."""
+        shared = [i for i, c in enumerate(columns) if c.count(c[0]) == len(c)]
+        varying = [i for i in range(len(columns)) if i not in shared] or [shared.pop(0)]
+        shared = [i for i in shared if not _all_null(table, names[i], columns[i])]
+        targets = [names[i] for i in (*varying, *shared)]
+        picks = [f"column{n}" for n in range(1, len(varying) + 1)] + ["?"] * len(shared)
+        one = "(" + ", ".join("?" * len(varying)) + ")"
+        values = ", ".join([one] * len(columns[0]))
+        select = f"SELECT {', '.join(picks)} FROM (VALUES {values})"  # noqa: S608 - marks only
+        sql = f"{_insert_head(table, targets)} {select}"
+        rows = chain.from_iterable(zip(*(columns[i] for i in varying), strict=True))
+        return sql, (*(columns[i][0] for i in shared), *rows)
 
     def update_by_id(
-        self, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+        self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        """``UPDATE ... SET columns WHERE id = ?`` for rows given as (*values, id)."""
-        sets = ", ".join(f'"{c}" = {self._mark(table, c)}' for c in columns)
-        sql = f'UPDATE "{table.name}" SET {sets} WHERE id = {self.mark}'  # noqa: S608 (as above)
-        self._executemany(sql, rows)
+        """``UPDATE ... SET names WHERE id = ?`` for rows given as (*values, id), Python values."""
+        if not rows:
+            return
+        columns = self.columns_out(table, (*names, "id"), rows)
+        sets = ", ".join(f'"{c}" = {self._mark(table, c)}' for c in names)
+        # Identifiers come from our own table metadata; values are bound parameters.
+        sql = f'UPDATE "{table.name}" SET {sets} WHERE id = {self.mark}'  # noqa: S608
+        self.conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
 
     def _mark(self, table: Table, column: str) -> str:
         if self.postgres and isinstance(table.c[column].type, JSON):
             return f"CAST({self.mark} AS json)"
         return self.mark
 
-    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        params = rows if isinstance(rows, list) else list(rows)
-        if params:
-            self.conn.exec_driver_sql(sql, params)
+
+def _insert_head(table: Table, names: Sequence[str]) -> str:
+    columns = ", ".join(f'"{c}"' for c in names)
+    # Identifiers come from our own table metadata; values are bound parameters.
+    return f'INSERT INTO "{table.name}" ({columns})'
+
+
+def _all_null(table: Table, name: str, column: Sequence[Any]) -> bool:
+    """Whether the column can be left out: NULL in every row, and no server default."""
+    return table.c[name].server_default is None and column.count(None) == len(column)
+
+
+def _spans(total: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, total, size):
+        yield start, min(start + size, total)
+
+
+def _sqlite_max_parameters(conn: Connection) -> int:
+    """SQLite's limit of bound parameters per statement (999 before 3.32, 32,766 since)."""
+    driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        return driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return 999  # pragma: no cover - another SQLite driver: the historical default

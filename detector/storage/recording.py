@@ -1,12 +1,13 @@
 """The write side of one run: what ``Store.record_run`` does inside its transaction.
 
-Built for runs of 100,000 discrepancies. The run's ids go into a temporary table; the stored
-rows are loaded with one join (only the columns the lifecycle needs); every row seen again
-gets its ``last_seen`` moved by a single ``UPDATE``; only new or changed rows are written, with
-driver-level ``executemany`` (see ``bulk.py``). Resolution by absence first counts, per scope,
-the stored unresolved rows against what the run found inside the scope, and only looks for
-the missing ones when the counts differ. Nothing here commits: the caller owns the
-transaction.
+Built for runs of 100,000 discrepancies. The run's ids go into a temporary table; one
+``UPDATE ... RETURNING`` moves ``last_seen`` of every stored row seen again and hands those rows
+back; a row whose values and lifecycle state stay is already its own view, so only new or
+changed rows cost Python work and are written, with driver-level bulk statements (see
+``bulk.py``). Each discrepancy's masked JSON is encoded once, for its outbox event, and handed to
+the run's report. Resolution by absence first counts, per scope, the stored unresolved rows
+against what the run found inside the scope, and only looks for the missing ones when the
+counts differ. Nothing here commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any, NamedTuple, TypeVar, cast
+from operator import itemgetter
+from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     Column,
     Integer,
@@ -43,11 +45,7 @@ from detector.storage import lifecycle
 from detector.storage.bulk import Codec
 from detector.storage.models import Base, EventType
 from detector.storage.types import UTCDateTime
-from detector.storage.views import (
-    DISCREPANCY_FIELDS,
-    DiscrepancyView,
-    SourceView,
-)
+from detector.storage.views import DiscrepancyView, SourceView
 
 __all__ = [
     "RunRecorder",
@@ -86,78 +84,29 @@ SCOPE_KEYS = Table(
 )
 
 
-class _Stored(NamedTuple):
-    """A whole stored discrepancy row, decoded (timestamps aware UTC, ``personal`` a bool)."""
-
-    id: str
-    kind: str
-    entity: str
-    key: str | None
-    field: str | None
-    owner: str | None
-    system: str
-    severity: str
-    status: str
-    owner_value: str | None
-    system_value: str | None
-    writer: str | None
-    changed_at: datetime | None
-    owner_changed_at: datetime | None
-    first_seen: datetime
-    last_seen: datetime
-    detected_at: datetime
-    opened_at: datetime | None
-    resolved_at: datetime | None
-    ack_note: str | None
-    acked_at: datetime | None
-    last_alerted_at: datetime | None
-    personal: bool
-    detail: str | None
-    last_run_id: int | None
-
-
-class _Seen(NamedTuple):
-    """What a sighting needs of a stored row: its values (to spot changes) and its state."""
-
-    id: str
-    severity: str
-    status: str
-    owner_value: str | None
-    system_value: str | None
-    writer: str | None
-    changed_at: datetime | None
-    owner_changed_at: datetime | None
-    personal: bool
-    detail: str | None
-    first_seen: datetime
-    detected_at: datetime
-    opened_at: datetime | None
-    resolved_at: datetime | None
-    ack_note: str | None
-    acked_at: datetime | None
-    last_alerted_at: datetime | None
-
-
-_Row = TypeVar("_Row", _Stored, _Seen)
-
 _COLUMNS: tuple[str, ...] = tuple(c.name for c in DISCREPANCIES.columns)
 _TIMESTAMPS = frozenset(c.name for c in DISCREPANCIES.columns if isinstance(c.type, UTCDateTime))
-if _Stored._fields != _COLUMNS or DISCREPANCY_FIELDS != _COLUMNS:  # pragma: no cover
-    raise RuntimeError("_Stored and DiscrepancyView must list the discrepancies columns in order")
+if DiscrepancyView._fields != _COLUMNS:  # pragma: no cover
+    raise RuntimeError("DiscrepancyView must list the discrepancies columns in order")
 
 # What a sighting may rewrite (a row whose values and state stay only gets last_seen moved).
-_REWRITTEN = _Seen._fields[1:]
-_CURRENT = ("open", "pending", "acknowledged")
+_REWRITTEN = (
+    "severity", "status", "owner_value", "system_value", "writer", "changed_at",
+    "owner_changed_at", "personal", "detail", "first_seen", "detected_at", "opened_at",
+    "resolved_at", "ack_note", "acked_at", "last_alerted_at",
+)  # fmt: skip
+_REWRITE_ROW = itemgetter(*(_COLUMNS.index(c) for c in (*_REWRITTEN, "id")))
 _EVENT_COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
 
 # Hot-path statements, written for the driver ("?" becomes "%s" on PostgreSQL). Identifiers
 # are this module's own constants; every value is a bound parameter.
-_SEEN_COLUMNS = ", ".join(f'd."{c}"' for c in _Seen._fields)
+_ALL_COLUMNS = ", ".join(f'"{c}"' for c in _COLUMNS)
 # "id IN (SELECT ...)" probes the primary key once per id seen, so an incremental run with ten
-# ids does not scan a table of a million (a JOIN lets SQLite pick the scan).
-_LOAD_SEEN = f"SELECT {_SEEN_COLUMNS} FROM discrepancies d WHERE d.id IN (SELECT id FROM fw_seen)"  # noqa: S608
+# ids does not scan a table of a million (a JOIN lets SQLite pick the scan). RETURNING hands
+# back the rows as they are after the move, so they need not be read a second time.
 _TOUCH_SEEN = (
-    "UPDATE discrepancies SET last_seen = ?, last_run_id = ? WHERE id IN (SELECT id FROM fw_seen)"
+    "UPDATE discrepancies SET last_seen = ?, last_run_id = ? "  # noqa: S608
+    f"WHERE id IN (SELECT id FROM fw_seen) RETURNING {_ALL_COLUMNS}"
 )
 _ANY_STORED = "SELECT 1 FROM discrepancies WHERE entity = ? AND system = ? LIMIT 1"
 _IN_SCOPE = (
@@ -167,9 +116,7 @@ _IN_SCOPE = (
 _IN_SCOPE_KEYS = ' AND d."key" IN (SELECT k."key" FROM fw_scope_keys k WHERE k.scope_no = ?)'
 _NOT_SEEN = " AND NOT EXISTS (SELECT 1 FROM fw_seen s WHERE s.id = d.id)"
 _SELECT_ALL = "SELECT " + ", ".join(f'd."{c}"' for c in _COLUMNS) + " "
-
-
-_JSON = json.JSONEncoder(separators=(",", ":"))
+_RUN_EVENT_IDS = "SELECT id FROM alert_events WHERE run_id = ? ORDER BY id"
 
 
 @contextmanager
@@ -227,6 +174,7 @@ class RunRecorder:
         self.reminder_after = reminder_after
         self.tally: Counter[str] = Counter()
         self.resolved = 0
+        self.json_texts: dict[str, str] = {}
         self._events: list[tuple[Any, ...]] = []
         self._seen_filled = False
 
@@ -266,7 +214,7 @@ class RunRecorder:
                 event = EventType.SOURCE_RECOVERED
             else:
                 continue
-            payload = SourceView.from_row(row).to_json()
+            payload = orjson.dumps(SourceView.from_row(row).to_json()).decode()
             self._add_event(event, None, None, entity, None, system, None, row["status"], payload)
         if rows:
             self.conn.execute(insert(SOURCES), list(rows.values()))
@@ -277,80 +225,65 @@ class RunRecorder:
         self, found: Mapping[str, Discrepancy], scopes: Sequence[Scope]
     ) -> list[DiscrepancyView]:
         """Upsert what the run found, resolve what its scopes cover but it did not find."""
-        conn, codec, now, run_id = self.conn, self.codec, self.now, self.run_id
-        dt_out, bool_out, reminder_after = codec.dt_out, codec.bool_out, self.reminder_after
-        now_db = dt_out(now)
-
-        stored: dict[str, _Seen] = {}
-        groups = {(d.entity, d.system) for d in found.values()}
-        if any(
-            conn.exec_driver_sql(_ANY_STORED.replace("?", codec.mark), g).first() for g in groups
-        ):
-            self._fill_seen(found)
-            stored = {row.id: row for row in self._load(_Seen, _LOAD_SEEN)}
-        # else: nothing stored yet where this run looked (a first run): all of it is new.
-        if stored:
-            # Every row seen again moves last_seen in one statement; rows whose values or
-            # state changed are rewritten below.
-            conn.exec_driver_sql(_TOUCH_SEEN.replace("?", codec.mark), (now_db, run_id))
-
-        inserts: list[tuple[Any, ...]] = []
-        rewrites: list[tuple[Any, ...]] = []
+        now, run_id, reminder_after = self.now, self.run_id, self.reminder_after
+        stored = self._touch_seen(found)
         views: list[DiscrepancyView] = []
+        new: list[DiscrepancyView] = []
+        rewritten: list[DiscrepancyView] = []
         on_seen = lifecycle.on_seen
         for did, disc in found.items():
             row = stored.get(did)
             step = on_seen(row, disc, now, reminder_after)
+            if step is None and row is not None and _same_values(row, disc):
+                views.append(row)  # the common re-run: as stored, last_seen already moved
+                continue
             # No step means the stored state stands (and there is a stored row).
-            state = step if step is not None else cast(_Seen, row)
-            kind = str(disc.kind)
-            severity = str(disc.severity)
-            personal = bool(disc.personal)
+            state = step if step is not None else cast(DiscrepancyView, row)
             view = DiscrepancyView(
-                did, kind, disc.entity, disc.key, disc.field, disc.owner, disc.system, severity,
-                state.status, disc.owner_value, disc.system_value, disc.writer, disc.changed_at,
-                disc.owner_changed_at, state.first_seen, now, state.detected_at, state.opened_at,
-                state.resolved_at, state.ack_note, state.acked_at, state.last_alerted_at,
-                personal, disc.detail, run_id,
+                did, str(disc.kind), disc.entity, disc.key, disc.field, disc.owner, disc.system,
+                str(disc.severity), state.status, disc.owner_value, disc.system_value,
+                disc.writer, disc.changed_at, disc.owner_changed_at, state.first_seen, now,
+                state.detected_at, state.opened_at, state.resolved_at, state.ack_note,
+                state.acked_at, state.last_alerted_at, bool(disc.personal), disc.detail, run_id,
             )  # fmt: skip
             views.append(view)
             if step is not None and step.event is not None:
-                self._discrepancy_event(step.event, view)
-            if row is None:
-                inserts.append((
-                    did, kind, disc.entity, disc.key, disc.field, disc.owner, disc.system,
-                    severity, state.status, disc.owner_value, disc.system_value, disc.writer,
-                    dt_out(disc.changed_at), dt_out(disc.owner_changed_at),
-                    dt_out(state.first_seen), now_db, dt_out(state.detected_at),
-                    dt_out(state.opened_at), dt_out(state.resolved_at), state.ack_note,
-                    dt_out(state.acked_at), dt_out(state.last_alerted_at), bool_out(personal),
-                    disc.detail, run_id,
-                ))  # fmt: skip
-            elif (
-                step is not None
-                or row.severity != severity
-                or row.owner_value != disc.owner_value
-                or row.system_value != disc.system_value
-                or row.writer != disc.writer
-                or row.changed_at != disc.changed_at
-                or row.owner_changed_at != disc.owner_changed_at
-                or row.personal != personal
-                or row.detail != disc.detail
-            ):
-                rewrites.append((
-                    severity, state.status, disc.owner_value, disc.system_value, disc.writer,
-                    dt_out(disc.changed_at), dt_out(disc.owner_changed_at), bool_out(personal),
-                    disc.detail, dt_out(state.first_seen), dt_out(state.detected_at),
-                    dt_out(state.opened_at), dt_out(state.resolved_at), state.ack_note,
-                    dt_out(state.acked_at), dt_out(state.last_alerted_at), did,
-                ))  # fmt: skip
+                self.json_texts[did] = self._discrepancy_event(step.event, view)
+            (new if row is None else rewritten).append(view)
 
-        codec.insert(DISCREPANCIES, _COLUMNS, inserts)
-        codec.update_by_id(DISCREPANCIES, _REWRITTEN, rewrites)
+        self._insert_new(new)
+        self.codec.update_by_id(DISCREPANCIES, _REWRITTEN, list(map(_REWRITE_ROW, rewritten)))
         self._resolve_absent(found, scopes)
         if self._seen_filled:
-            _drop_scratch(conn, SEEN)
+            _drop_scratch(self.conn, SEEN)
         return views
+
+    def _touch_seen(self, found: Mapping[str, Discrepancy]) -> dict[str, DiscrepancyView]:
+        """Move ``last_seen`` of every stored row found again; return those rows, by id.
+
+        Skipped when nothing is stored yet where this run looked (a first run: all of it new).
+        """
+        conn, codec = self.conn, self.codec
+        groups = {(d.entity, d.system) for d in found.values()}
+        any_stored = _ANY_STORED.replace("?", codec.mark)
+        if not any(conn.exec_driver_sql(any_stored, g).first() for g in groups):
+            return {}
+        self._fill_seen(found)
+        rows = self._load(_TOUCH_SEEN, (codec.dt_out(self.now), self.run_id))
+        return dict(zip(map(itemgetter(0), rows), rows, strict=True))
+
+    def _insert_new(self, views: Sequence[DiscrepancyView]) -> None:
+        """Insert first sightings, a batch per (kind, status).
+
+        Which columns are NULL or shared follows kind and status (a missing record has no
+        field, a value mismatch no writer, a pending one no ``opened_at``), so a batch's
+        statements bind fewer values per row (see ``bulk.py``).
+        """
+        batches: dict[tuple[str, str], list[DiscrepancyView]] = {}
+        for view in views:
+            batches.setdefault((view.kind, view.status), []).append(view)
+        for batch in batches.values():
+            self.codec.insert(DISCREPANCIES, _COLUMNS, batch)
 
     def _fill_seen(self, found: Mapping[str, Discrepancy]) -> None:
         """Put the run's ids into the ``fw_seen`` scratch table (once)."""
@@ -361,10 +294,9 @@ class RunRecorder:
                 self.conn.exec_driver_sql("ANALYZE fw_seen")  # temp tables get no autovacuum
             self._seen_filled = True
 
-    def _load(self, shape: type[_Row], sql: str, params: Sequence[Any] = ()) -> list[_Row]:
-        """Rows of ``sql`` decoded into ``shape`` (timestamps aware UTC, flags bool)."""
+    def _load(self, sql: str, params: Sequence[Any] = ()) -> list[DiscrepancyView]:
+        """Whole ``discrepancies`` rows of ``sql``, decoded (timestamps aware UTC, flags bool)."""
         dt_in = self.codec.dt_in
-        fields = shape._fields
         result = self.conn.exec_driver_sql(sql.replace("?", self.codec.mark), tuple(params))
         rows = result.cursor.fetchall()  # plain driver tuples: no Row objects
         result.close()
@@ -373,13 +305,13 @@ class RunRecorder:
         # Decode column by column: a run's timestamps repeat, so each distinct value is parsed
         # once and the rest is C-level mapping.
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for i, name in enumerate(fields):
+        for i, name in enumerate(_COLUMNS):
             if name in _TIMESTAMPS:
                 decoded = {value: dt_in(value) for value in set(columns[i])}
                 columns[i] = list(map(decoded.__getitem__, columns[i]))
-        flag = fields.index("personal")
+        flag = _COLUMNS.index("personal")
         columns[flag] = list(map(bool, columns[flag]))
-        return list(map(partial(tuple.__new__, shape), zip(*columns, strict=True)))
+        return list(map(DiscrepancyView._make, zip(*columns, strict=True)))
 
     def _resolve_absent(self, found: Mapping[str, Discrepancy], scopes: Sequence[Scope]) -> None:
         """Resolve stored, unresolved discrepancies inside a scope that this run did not find.
@@ -401,7 +333,7 @@ class RunRecorder:
                 SCOPE_KEYS, ("scope_no", "key"), [(n, k) for n, s in keyed for k in s.keys or ()]
             )
         groups = Counter((d.entity, d.system, d.kind, d.owner, d.field) for d in found.values())
-        gone: dict[str, _Stored] = {}
+        gone: dict[str, DiscrepancyView] = {}
         for n, scope in live:
             kinds = sorted(str(k) for k in scope.kinds)
             where = _IN_SCOPE.format(kinds=", ".join("?" * len(kinds)))
@@ -433,34 +365,34 @@ class RunRecorder:
             if conn.exec_driver_sql(count_sql, tuple(params)).scalar_one() <= inside:
                 continue
             self._fill_seen(found)
-            for row in self._load(_Stored, _SELECT_ALL + where + _NOT_SEEN, params):
+            for row in self._load(_SELECT_ALL + where + _NOT_SEEN, params):
                 gone[row.id] = row
         if keyed:
             _drop_scratch(conn, SCOPE_KEYS)
         if not gone:
             return
-        resolved_at = codec.dt_out(self.now)
         codec.update_by_id(
             DISCREPANCIES,
             ("status", "resolved_at"),
-            [(lifecycle.RESOLVED, resolved_at, did) for did in gone],
+            [(lifecycle.RESOLVED, self.now, did) for did in gone],
         )
         self.resolved = len(gone)
         for row in gone.values():
             event = lifecycle.on_absent(row)
             if event is not None:
-                view = DiscrepancyView(
-                    *row._replace(status=lifecycle.RESOLVED, resolved_at=self.now)
-                )
+                view = row._replace(status=lifecycle.RESOLVED, resolved_at=self.now)
                 self._discrepancy_event(event, view)
 
     # -- events ---------------------------------------------------------------------------------
 
-    def _discrepancy_event(self, event: str, view: DiscrepancyView) -> None:
+    def _discrepancy_event(self, event: str, view: DiscrepancyView) -> str:
+        """Add the event with the view's masked JSON as payload; return that JSON text."""
+        text = view.json_text()
         self._add_event(
             event, view.id, view.kind, view.entity, view.field, view.system, view.severity,
-            view.status, view.to_json(mask=True),
+            view.status, text,
         )  # fmt: skip
+        return text
 
     def _add_event(
         self,
@@ -472,21 +404,23 @@ class RunRecorder:
         system: str,
         severity: str | None,
         status: str,
-        payload: Mapping[str, Any],
+        payload: str,
     ) -> None:
+        """Collect an outbox event; ``payload`` is its JSON text."""
         self.tally[event] += 1
         self._events.append((
-            self.codec.dt_out(self.now), event, discrepancy_id, self.run_id, kind, entity, field,
-            system, severity, status, _JSON.encode(payload),
+            self.now, event, discrepancy_id, self.run_id, kind, entity, field, system, severity,
+            status, payload,
         ))  # fmt: skip
 
     def write_events(self) -> tuple[int, ...]:
         """Insert the collected events into the outbox; return this run's event ids."""
         self.codec.insert(EVENTS, _EVENT_COLUMNS, self._events)
-        ids = self.conn.execute(
-            select(EVENTS.c.id).where(EVENTS.c.run_id == self.run_id).order_by(EVENTS.c.id)
-        ).scalars()
-        return tuple(int(i) for i in ids)
+        sql = _RUN_EVENT_IDS.replace("?", self.codec.mark)
+        result = self.conn.exec_driver_sql(sql, (self.run_id,))
+        ids = result.cursor.fetchall()
+        result.close()
+        return tuple(map(itemgetter(0), ids))
 
     # -- the rest of the run ------------------------------------------------------------------
 
@@ -518,6 +452,20 @@ class RunRecorder:
                 "run_id": self.run_id,
             }
         upsert(self.conn, CHANGES, list(rows.values()), ("id",), ())
+
+
+def _same_values(row: DiscrepancyView, d: Discrepancy) -> bool:
+    """Whether the run found what is stored (the identity columns are equal by the id)."""
+    return (
+        row.owner_value == d.owner_value
+        and row.system_value == d.system_value
+        and row.severity == d.severity
+        and row.writer == d.writer
+        and row.changed_at == d.changed_at
+        and row.owner_changed_at == d.owner_changed_at
+        and row.personal == d.personal
+        and row.detail == d.detail
+    )
 
 
 def _covers(scope: Scope, d: Discrepancy) -> bool:

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Self
 
 from sqlalchemy import Table, and_, case, delete, func, insert, select, update
@@ -261,12 +262,12 @@ class Store:
                     opened=tally[EventType.OPENED],
                     resolved=recorder.resolved,
                     reopened=tally[EventType.REOPENED],
-                    by_kind=dict(Counter(str(d.kind) for d in found.values())),
+                    by_kind=dict(Counter(map(attrgetter("kind"), views))),
                 )
             )
             checkpoint("record_run.before_commit")
 
-        statuses = Counter(v.status for v in views)
+        statuses = Counter(map(attrgetter("status"), views))
         return RunOutcome(
             run_id=run_id,
             status=result.status.value,
@@ -279,6 +280,7 @@ class Store:
             acknowledged=statuses[lifecycle.ACKNOWLEDGED],
             event_ids=event_ids,
             discrepancies=views,
+            json_texts=recorder.json_texts,
         )
 
     # -- discrepancies ----------------------------------------------------------------------
