@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 from collections import Counter
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import structlog
@@ -20,12 +21,15 @@ from detector.cli.common import (
     safe,
     wide_console,
 )
-from detector.cli.render import discrepancies_csv, discrepancies_table, dump_json
+from detector.cli.render import EncodedArray, discrepancies_csv, discrepancies_table, dump_json
 from detector.durations import parse_duration
 from detector.exitcodes import ExitCode
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S
 from detector.model import SourceStatus
 from detector.service import RunReport, run_once
+
+if TYPE_CHECKING:
+    from detector.storage.views import RunOutcome
 
 __all__ = ["COMMANDS", "exit_code_for", "report_json"]
 
@@ -42,8 +46,9 @@ def exit_code_for(report: RunReport) -> ExitCode:
 
 
 def report_json(report: RunReport) -> dict[str, Any]:
+    """SPEC's reconcile document, its ``discrepancies`` already encoded (see ``_items``)."""
     result, outcome = report.result, report.outcome
-    items = [d.to_json() for d in outcome.discrepancies]
+    views = outcome.discrepancies
     sources = []
     for s in result.sources:
         source: dict[str, Any] = {
@@ -71,14 +76,24 @@ def report_json(report: RunReport) -> dict[str, Any]:
         "summary": {
             "records": result.records,
             "values_compared": result.values_compared,
-            "discrepancies": len(items),
-            "by_kind": dict(Counter(d["kind"] for d in items)),
+            "discrepancies": len(views),
+            "by_kind": dict(Counter(map(attrgetter("kind"), views))),
             "opened": outcome.opened,
             "resolved": outcome.resolved,
             "pending": outcome.pending,
         },
-        "discrepancies": items,
+        "discrepancies": _items(outcome),
     }
+
+
+def _items(outcome: RunOutcome) -> EncodedArray:
+    """The masked discrepancy objects as JSON texts, spliced by ``dump_json``.
+
+    A discrepancy the run wrote an outbox event for is already encoded (the event's payload);
+    only the others are encoded here, so a large run's report builds no object per item.
+    """
+    texts = outcome.json_texts
+    return EncodedArray([texts.get(v.id) or v.json_text() for v in outcome.discrepancies])
 
 
 def _iso(value: datetime) -> str:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +20,7 @@ from detector.cli.common import safe
 
 __all__ = [
     "DISCREPANCY_COLUMNS",
+    "EncodedArray",
     "discrepancies_csv",
     "discrepancies_table",
     "dump_json",
@@ -47,12 +49,42 @@ DISCREPANCY_COLUMNS = (
 PRETTY_LIMIT = 1000
 """Documents with more items than this are written compact: indenting makes the encoder pure Python."""
 
+_COMPACT = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+)
+"""orjson renders datetimes and dataclasses itself; passed through, they reach ``default=str``
+as they did with the standard library's encoder, and non-string keys become strings as they
+did there, so the output does not change."""
+
+
+class EncodedArray:
+    """A JSON array whose items are already encoded as JSON texts (outbox payloads, say).
+
+    ``dump_json`` splices the texts into compact output as they are, and reads them back for
+    indented output, so a large report does not encode its items a second time.
+    """
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
 
 def dump_json(payload: Any, *, items: int = 0) -> str:
     """JSON for programs; indented for people when it is small (``items`` counts its rows)."""
     if items > PRETTY_LIMIT:
-        return json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
-    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+        return orjson.dumps(payload, default=_spliced, option=_COMPACT).decode()
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=_decoded)
+
+
+def _spliced(value: Any) -> Any:
+    if isinstance(value, EncodedArray):
+        return list(map(orjson.Fragment, value.texts))
+    return str(value)
+
+
+def _decoded(value: Any) -> Any:
+    return list(map(json.loads, value.texts)) if isinstance(value, EncodedArray) else str(value)
 
 
 def rows_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
