@@ -40,7 +40,7 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "fieldwarden_schema_version"
-SCHEMA_HEAD = "0001_initial"
+SCHEMA_HEAD = "0002_event_index"
 """The newest shipped migration (a test keeps it equal to Alembic's head). A database already
 stamped with it opens without loading Alembic at all: every command starts faster."""
 
