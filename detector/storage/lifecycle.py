@@ -20,6 +20,7 @@ an acknowledged problem that was fixed and comes back alerts again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 from detector.model import Discrepancy
@@ -99,8 +100,17 @@ def on_seen(
 
 
 def _first_sighting(found: Discrepancy, now: datetime) -> Step:
-    if live_status(found, now, now) == OPEN:
-        return Step(OPEN, EventType.OPENED, now, now, now, now, None, None, None)
+    return _opened(now) if live_status(found, now, now) == OPEN else _pending(now)
+
+
+# A run's first sightings all share one of two steps: built once per ``now``, not per row.
+@lru_cache(maxsize=4)
+def _opened(now: datetime) -> Step:
+    return Step(OPEN, EventType.OPENED, now, now, now, now, None, None, None)
+
+
+@lru_cache(maxsize=4)
+def _pending(now: datetime) -> Step:
     return Step(PENDING, None, now, now, None, None, None, None, None)
 
 

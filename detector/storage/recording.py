@@ -226,7 +226,9 @@ class RunRecorder:
     ) -> list[DiscrepancyView]:
         """Upsert what the run found, resolve what its scopes cover but it did not find."""
         now, run_id, reminder_after = self.now, self.run_id, self.reminder_after
-        stored = self._touch_seen(found)
+        found_in = {(d.entity, d.system) for d in found.values()}
+        had_rows = self._pairs_with_rows(found_in | {(s.entity, s.system) for s in scopes})
+        stored = self._touch_seen(found) if had_rows & found_in else {}
         views: list[DiscrepancyView] = []
         new: list[DiscrepancyView] = []
         rewritten: list[DiscrepancyView] = []
@@ -253,23 +255,24 @@ class RunRecorder:
 
         self._insert_new(new)
         self.codec.update_by_id(DISCREPANCIES, _REWRITTEN, list(map(_REWRITE_ROW, rewritten)))
-        self._resolve_absent(found, scopes)
+        self._resolve_absent(found, [s for s in scopes if (s.entity, s.system) in had_rows])
         if self._seen_filled:
             _drop_scratch(self.conn, SEEN)
         return views
 
-    def _touch_seen(self, found: Mapping[str, Discrepancy]) -> dict[str, DiscrepancyView]:
-        """Move ``last_seen`` of every stored row found again; return those rows, by id.
+    def _pairs_with_rows(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (entity, system) pairs that have stored discrepancies, before this run writes.
 
-        Skipped when nothing is stored yet where this run looked (a first run: all of it new).
+        Where there are none (a first run), everything found is new and nothing can have gone
+        missing: the run skips loading what is stored and resolving by absence there.
         """
-        conn, codec = self.conn, self.codec
-        groups = {(d.entity, d.system) for d in found.values()}
-        any_stored = _ANY_STORED.replace("?", codec.mark)
-        if not any(conn.exec_driver_sql(any_stored, g).first() for g in groups):
-            return {}
+        sql = _ANY_STORED.replace("?", self.codec.mark)
+        return {pair for pair in pairs if self.conn.exec_driver_sql(sql, pair).first()}
+
+    def _touch_seen(self, found: Mapping[str, Discrepancy]) -> dict[str, DiscrepancyView]:
+        """Move ``last_seen`` of every stored row found again; return those rows, by id."""
         self._fill_seen(found)
-        rows = self._load(_TOUCH_SEEN, (codec.dt_out(self.now), self.run_id))
+        rows = self._load(_TOUCH_SEEN, (self.codec.dt_out(self.now), self.run_id))
         return dict(zip(map(itemgetter(0), rows), rows, strict=True))
 
     def _insert_new(self, views: Sequence[DiscrepancyView]) -> None:

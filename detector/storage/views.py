@@ -107,8 +107,8 @@ class DiscrepancyView(NamedTuple):
             "system_value": mask_value(self.system_value) if hide else self.system_value,
             "severity": self.severity,
             "status": self.status,
-            "first_seen": iso(self.first_seen),
-            "last_seen": iso(self.last_seen),
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
         }
         if self.kind == Kind.NON_OWNER_WRITE:
             out["writer"] = self.writer
