@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Table
 from sqlalchemy.engine import Connection
 
+from detector.storage.engine import SQLITE_FLAG, SQLITE_UTC
 from detector.storage.types import UTCDateTime
 
 __all__ = ["Codec"]
@@ -74,6 +75,38 @@ class Codec:
             cached = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
             self._in[value] = cached
         return cached
+
+    def columns_in(self, table: Table, names: Sequence[str]) -> str:
+        """The SELECT (or RETURNING) list of ``names``, read back by :meth:`rows_in`.
+
+        On SQLite, timestamps and flags carry a converter alias, so the driver decodes them.
+        """
+        if self.postgres:
+            return ", ".join(f'"{c}"' for c in names)
+        return ", ".join(f'"{c}"{self._converter(table, c)}' for c in names)
+
+    def rows_in(
+        self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> Sequence[Sequence[Any]]:
+        """Rows read with :meth:`columns_in`, their timestamps aware UTC and flags bool."""
+        if not self.postgres or not rows:
+            return rows  # SQLite: the driver decoded them already
+        # Column by column: a run's timestamps repeat, so each distinct one converts once.
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for i, name in enumerate(names):
+            if isinstance(table.c[name].type, UTCDateTime):
+                decoded = {value: self.dt_in(value) for value in set(columns[i])}
+                columns[i] = list(map(decoded.__getitem__, columns[i]))
+        return list(zip(*columns, strict=True))
+
+    @staticmethod
+    def _converter(table: Table, name: str) -> str:
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            return f' AS "{name} [{SQLITE_UTC}]"'
+        if isinstance(column_type, Boolean):
+            return f' AS "{name} [{SQLITE_FLAG}]"'
+        return ""
 
     def columns_out(
         self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]

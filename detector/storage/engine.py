@@ -23,6 +23,8 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ from detector.errors import LockedError, StorageError
 __all__ = [
     "BUSY_TIMEOUT_S",
     "NETWORK_FILESYSTEMS",
+    "SQLITE_FLAG",
+    "SQLITE_UTC",
     "WRITE_OPTION",
     "create_store_engine",
     "mount_fs_type",
@@ -50,6 +54,28 @@ WRITE_OPTION = "fieldwarden_write"
 """Execution option marking a connection whose transactions write (``BEGIN IMMEDIATE``)."""
 
 PG_WRITE_LOCK_KEY = 0x6677_7264  # "fwrd": one advisory lock per database for Fieldwarden writers
+
+SQLITE_UTC = "fieldwarden_utc"
+SQLITE_FLAG = "fieldwarden_flag"
+"""sqlite3 converters for the bulk reads of ``record_run``: a result column aliased
+``"first_seen [fieldwarden_utc]"`` comes back as an aware UTC datetime, one aliased
+``[fieldwarden_flag]`` as a bool, decoded by the sqlite3 module as it reads the row instead of
+in a second pass over 100,000 rows. Only such aliases trigger them (``PARSE_COLNAMES``), so every
+other query, SQLAlchemy's included, reads as before."""
+
+
+@lru_cache(maxsize=4096)  # a run's timestamps repeat: mostly its own ``now``
+def _sqlite_utc(text: bytes) -> datetime:
+    parsed = datetime.fromisoformat(text.decode())
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _sqlite_flag(text: bytes) -> bool:
+    return int(text) != 0
+
+
+sqlite3.register_converter(SQLITE_UTC, _sqlite_utc)
+sqlite3.register_converter(SQLITE_FLAG, _sqlite_flag)
 
 
 def safe_url(url: str | URL) -> str:
@@ -177,7 +203,9 @@ def create_store_engine(url: str) -> Engine:
                 _refuse_network_filesystem(path)
                 _create_private_file(path)
             engine = create_engine(
-                parsed, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S}
+                parsed,
+                hide_parameters=True,
+                connect_args={"timeout": BUSY_TIMEOUT_S, "detect_types": sqlite3.PARSE_COLNAMES},
             )
             event.listen(engine, "connect", _on_sqlite_connect)
             event.listen(engine, "begin", _on_sqlite_begin)

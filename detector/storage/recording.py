@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from operator import itemgetter
 from typing import Any, cast
 
@@ -44,7 +45,6 @@ from detector.model import Discrepancy, ObservedChange, Scope, SourceReport, Sou
 from detector.storage import lifecycle
 from detector.storage.bulk import Codec
 from detector.storage.models import Base, EventType
-from detector.storage.types import UTCDateTime
 from detector.storage.views import DiscrepancyView, SourceView
 
 __all__ = [
@@ -85,7 +85,6 @@ SCOPE_KEYS = Table(
 
 
 _COLUMNS: tuple[str, ...] = tuple(c.name for c in DISCREPANCIES.columns)
-_TIMESTAMPS = frozenset(c.name for c in DISCREPANCIES.columns if isinstance(c.type, UTCDateTime))
 if DiscrepancyView._fields != _COLUMNS:  # pragma: no cover
     raise RuntimeError("DiscrepancyView must list the discrepancies columns in order")
 
@@ -100,13 +99,13 @@ _EVENT_COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
 
 # Hot-path statements, written for the driver ("?" becomes "%s" on PostgreSQL). Identifiers
 # are this module's own constants; every value is a bound parameter.
-_ALL_COLUMNS = ", ".join(f'"{c}"' for c in _COLUMNS)
 # "id IN (SELECT ...)" probes the primary key once per id seen, so an incremental run with ten
 # ids does not scan a table of a million (a JOIN lets SQLite pick the scan). RETURNING hands
 # back the rows as they are after the move, so they need not be read a second time.
+# ({columns}: every column, as ``Codec.columns_in`` lists them.)
 _TOUCH_SEEN = (
-    "UPDATE discrepancies SET last_seen = ?, last_run_id = ? "  # noqa: S608
-    f"WHERE id IN (SELECT id FROM fw_seen) RETURNING {_ALL_COLUMNS}"
+    "UPDATE discrepancies SET last_seen = ?, last_run_id = ? "
+    "WHERE id IN (SELECT id FROM fw_seen) RETURNING {columns}"
 )
 _ANY_STORED = "SELECT 1 FROM discrepancies WHERE entity = ? AND system = ? LIMIT 1"
 _IN_SCOPE = (
@@ -115,7 +114,7 @@ _IN_SCOPE = (
 )
 _IN_SCOPE_KEYS = ' AND d."key" IN (SELECT k."key" FROM fw_scope_keys k WHERE k.scope_no = ?)'
 _NOT_SEEN = " AND NOT EXISTS (SELECT 1 FROM fw_seen s WHERE s.id = d.id)"
-_SELECT_ALL = "SELECT " + ", ".join(f'd."{c}"' for c in _COLUMNS) + " "
+_SELECT_ALL = "SELECT {columns} "
 _RUN_EVENT_IDS = "SELECT id FROM alert_events WHERE run_id = ? ORDER BY id"
 
 
@@ -298,23 +297,16 @@ class RunRecorder:
             self._seen_filled = True
 
     def _load(self, sql: str, params: Sequence[Any] = ()) -> list[DiscrepancyView]:
-        """Whole ``discrepancies`` rows of ``sql``, decoded (timestamps aware UTC, flags bool)."""
-        dt_in = self.codec.dt_in
-        result = self.conn.exec_driver_sql(sql.replace("?", self.codec.mark), tuple(params))
+        """Whole ``discrepancies`` rows of ``sql`` (its ``{columns}`` filled in), decoded."""
+        codec = self.codec
+        sql = sql.replace("?", codec.mark).replace(
+            "{columns}", codec.columns_in(DISCREPANCIES, _COLUMNS)
+        )
+        result = self.conn.exec_driver_sql(sql, tuple(params))
         rows = result.cursor.fetchall()  # plain driver tuples: no Row objects
         result.close()
-        if not rows:
-            return []
-        # Decode column by column: a run's timestamps repeat, so each distinct value is parsed
-        # once and the rest is C-level mapping.
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for i, name in enumerate(_COLUMNS):
-            if name in _TIMESTAMPS:
-                decoded = {value: dt_in(value) for value in set(columns[i])}
-                columns[i] = list(map(decoded.__getitem__, columns[i]))
-        flag = _COLUMNS.index("personal")
-        columns[flag] = list(map(bool, columns[flag]))
-        return list(map(DiscrepancyView._make, zip(*columns, strict=True)))
+        rows = codec.rows_in(DISCREPANCIES, _COLUMNS, rows)
+        return list(map(partial(tuple.__new__, DiscrepancyView), rows))
 
     def _resolve_absent(self, found: Mapping[str, Discrepancy], scopes: Sequence[Scope]) -> None:
         """Resolve stored, unresolved discrepancies inside a scope that this run did not find.
