@@ -231,6 +231,7 @@ class RunRecorder:
         views: list[DiscrepancyView] = []
         new: list[DiscrepancyView] = []
         rewritten: list[DiscrepancyView] = []
+        raised: list[tuple[str, DiscrepancyView]] = []
         on_seen = lifecycle.on_seen
         for did, disc in found.items():
             row = stored.get(did)
@@ -249,9 +250,10 @@ class RunRecorder:
             )  # fmt: skip
             views.append(view)
             if step is not None and step.event is not None:
-                self.json_texts[did] = self._discrepancy_event(step.event, view)
+                raised.append((step.event, view))
             (new if row is None else rewritten).append(view)
 
+        self._discrepancy_events(raised)
         self._insert_new(new)
         self.codec.update_by_id(DISCREPANCIES, _REWRITTEN, list(map(_REWRITE_ROW, rewritten)))
         self._resolve_absent(found, [s for s in scopes if (s.entity, s.system) in had_rows])
@@ -372,22 +374,31 @@ class RunRecorder:
             [(lifecycle.RESOLVED, self.now, did) for did in gone],
         )
         self.resolved = len(gone)
+        raised = []
         for row in gone.values():
             event = lifecycle.on_absent(row)
             if event is not None:
-                view = row._replace(status=lifecycle.RESOLVED, resolved_at=self.now)
-                self._discrepancy_event(event, view)
+                raised.append(
+                    (event, row._replace(status=lifecycle.RESOLVED, resolved_at=self.now))
+                )
+        self._discrepancy_events(raised)
 
     # -- events ---------------------------------------------------------------------------------
 
-    def _discrepancy_event(self, event: str, view: DiscrepancyView) -> str:
-        """Add the event with the view's masked JSON as payload; return that JSON text."""
-        text = view.json_text()
-        self._add_event(
-            event, view.id, view.kind, view.entity, view.field, view.system, view.severity,
-            view.status, text,
-        )  # fmt: skip
-        return text
+    def _discrepancy_events(self, raised: Sequence[tuple[str, DiscrepancyView]]) -> None:
+        """Collect (event, view) pairs as outbox events, each view's masked JSON as payload.
+
+        The JSON texts are kept in ``json_texts`` for the run's report. Built list by list
+        rather than event by event: a first run raises 100,000 of them.
+        """
+        now, run_id = self.now, self.run_id
+        texts = [view.json_text() for _, view in raised]
+        self.json_texts.update(zip([view.id for _, view in raised], texts, strict=True))
+        self.tally.update(event for event, _ in raised)
+        self._events += [
+            (now, event, v.id, run_id, v.kind, v.entity, v.field, v.system, v.severity, v.status, text)
+            for (event, v), text in zip(raised, texts, strict=True)
+        ]  # fmt: skip
 
     def _add_event(
         self,
