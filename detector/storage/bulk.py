@@ -8,12 +8,13 @@ store (``UTCDateTime``: naive UTC text on SQLite, ``timestamptz`` on PostgreSQL;
 0/1 on SQLite; JSON as text) and converts column by column, each distinct timestamp once, since
 most timestamps of a run are its ``now``. Everything else keeps using Core and the typed models.
 
-Rows are inserted several hundred to a statement (``INSERT ... VALUES (...), (...), ...``)
-rather than one statement execution per row. Binding parameters is most of the sqlite3 module's
-cost (a NULL more than a value), and most columns of a run's rows hold the same value (kind,
-status, the run's ``now``, the run id), so on SQLite a value shared by every row of a statement
-is bound once (``INSERT ... SELECT column1, ..., ? FROM (VALUES ...)``). A column that is NULL
-in every row is left out when it has no server default: the result is the same NULL.
+On SQLite, rows are inserted several hundred to a statement rather than one statement
+execution per row. Binding parameters is most of the sqlite3 module's cost (a NULL more than a
+value), and most columns of a run's rows hold the same value (kind, status, the run's ``now``,
+the run id), so a value shared by every row of a statement is bound once
+(``INSERT ... SELECT column1, ..., ? FROM (VALUES (?, ?), ...)``). On PostgreSQL, psycopg's
+``executemany`` (one pipeline) does better. Either way, a column that is NULL in every row is
+left out when it has no server default: the result is the same NULL.
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ from detector.storage.types import UTCDateTime
 __all__ = ["Codec"]
 
 ROWS_PER_STATEMENT = 500
-"""At most this many rows in one multi-row ``INSERT`` (fewer if the driver's limit of bound
+"""At most this many rows in one multi-row ``INSERT`` on SQLite (fewer if its limit of bound
 parameters per statement requires)."""
-
-_PG_MAX_PARAMETERS = 65535
 
 
 class Codec:
@@ -48,7 +47,6 @@ class Codec:
         self.mark = "%s" if self.postgres else "?"
         self._out: dict[datetime, Any] = {}
         self._in: dict[Any, datetime] = {}
-        self._max_parameters = _PG_MAX_PARAMETERS if self.postgres else _sqlite_max_parameters(conn)
 
     def dt_out(self, value: datetime | None) -> Any:
         """A timestamp as the driver should receive it."""
@@ -129,21 +127,27 @@ class Codec:
         if not rows:
             return
         columns = self.columns_out(table, names, rows)
-        per_statement = max(1, min(ROWS_PER_STATEMENT, self._max_parameters // len(names)))
-        statement = self._sqlite_statement if not self.postgres else self._values_statement
+        if self.postgres:
+            self._insert_each(table, names, columns)
+            return
+        limit = _sqlite_max_parameters(self.conn)
+        per_statement = max(1, min(ROWS_PER_STATEMENT, limit // len(names)))
         for start, stop in _spans(len(rows), per_statement):
-            sql, params = statement(table, names, [c[start:stop] for c in columns])
+            sql, params = self._sqlite_statement(table, names, [c[start:stop] for c in columns])
             self.conn.exec_driver_sql(sql, params)
 
-    def _values_statement(
+    def _insert_each(
         self, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
-    ) -> tuple[str, tuple[Any, ...]]:
-        """``INSERT ... VALUES (...), (...)``, without the columns that are NULL in every row."""
+    ) -> None:
+        """One ``INSERT`` per row through ``executemany``, leaving out all-NULL columns.
+
+        For PostgreSQL: psycopg sends ``executemany`` as one pipeline, and would parse a long
+        multi-row statement's placeholders in Python every time it ran.
+        """
         keep = [i for i, c in enumerate(columns) if not _all_null(table, names[i], c)]
-        one = "(" + ", ".join(self._mark(table, names[i]) for i in keep) + ")"
-        values = ", ".join([one] * len(columns[0]))
-        params = tuple(chain.from_iterable(zip(*(columns[i] for i in keep), strict=True)))
-        return f"{_insert_head(table, [names[i] for i in keep])} VALUES {values}", params
+        marks = ", ".join(self._mark(table, names[i]) for i in keep)
+        sql = f"{_insert_head(table, [names[i] for i in keep])} VALUES ({marks})"
+        self.conn.exec_driver_sql(sql, list(zip(*(columns[i] for i in keep), strict=True)))
 
     def _sqlite_statement(
         self, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
