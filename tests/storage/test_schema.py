@@ -5,16 +5,19 @@ from __future__ import annotations
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Connection
 
 from detector.errors import LockedError, StorageError
 from detector.storage import Store
 from detector.storage import engine as engine_module
-from detector.storage.migrate import VERSION_TABLE, head_revision
+from detector.storage.migrate import SCHEMA_HEAD, VERSION_TABLE, alembic_config, head_revision
 from detector.storage.models import Base
 from tests.storage.conftest import T0, Runner, mismatch
 
@@ -49,15 +52,48 @@ def test_migrations_are_idempotent_and_keep_data(store_url: str) -> None:
         assert [d.key for d in store.discrepancies()] == ["SKU-1"]
 
 
-def test_the_migrated_schema_matches_the_models(store_url: str) -> None:
-    Store.open(store_url).close()
+def _schema(conn: Connection) -> dict[str, Any]:
+    """Everything the inspector reports about every table, for comparing two ways of building it."""
+    inspector = inspect(conn)
+    return {
+        table: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(table)
+            ],
+            "primary_key": inspector.get_pk_constraint(table),
+            "foreign_keys": inspector.get_foreign_keys(table),
+            "indexes": sorted(inspector.get_indexes(table), key=lambda i: str(i["name"])),
+            "unique": inspector.get_unique_constraints(table),
+            "checks": sorted(
+                (c["name"], " ".join(c["sqltext"].split()))
+                for c in inspector.get_check_constraints(table)
+            ),
+        }
+        for table in sorted(inspector.get_table_names())
+    }
+
+
+def test_a_new_database_built_at_head_equals_one_built_by_every_migration(store_url: str) -> None:
+    """A new store skips Alembic (migrate._create_at_head): it must build what the migrations build."""
     engine = create_engine(store_url)
     try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
         with engine.connect() as conn:
+            migrated = _schema(conn)
             context = MigrationContext.configure(
                 conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
             )
             assert compare_metadata(context, Base.metadata) == []
+            stamp = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one()
+        with engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        with Store.open(store_url) as store:
+            assert store.schema_revision() == stamp == SCHEMA_HEAD
+        with engine.connect() as conn:
+            assert _schema(conn) == migrated
     finally:
         engine.dispose()
 
