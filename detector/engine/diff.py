@@ -121,8 +121,8 @@ def compare_pair(
 
     aligned = _align(owner, reader)
     if compare_records:
-        missing = aligned.filter(pl.col(_R_ROW).is_null()).get_column(_O_ROW)
-        orphans = aligned.filter(pl.col(_O_ROW).is_null()).get_column(_R_ROW)
+        missing = aligned.filter(pl.col(_R_ROW).is_null()).get_column(_O_ROW).sort()
+        orphans = aligned.filter(pl.col(_O_ROW).is_null()).get_column(_R_ROW).sort()
         if mass_limit is not None and max(missing.len(), orphans.len()) > mass_limit:
             result.held_back = (missing.len(), orphans.len())
             missing, orphans = missing.clear(), orphans.clear()
@@ -139,7 +139,13 @@ def compare_pair(
                 )
             )
     # keys held twice on either side take part in presence checks only, never in value comparison
-    pairs = aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER)).select(_O_ROW, _R_ROW)
+    # in the reader's row order: a parallel join's order varies, and findings (and the first
+    # problems a source reports) should come out the same on every run
+    pairs = (
+        aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER))
+        .select(_O_ROW, _R_ROW)
+        .sort(_R_ROW)
+    )
     result.values_compared = pairs.height * len(entries)
     owner_rows, reader_rows = pairs.get_column(_O_ROW), pairs.get_column(_R_ROW)
     fields = [
