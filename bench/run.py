@@ -478,8 +478,7 @@ def write_results(
         growth_of = {
             "read (connectors)": "read",
             "canonicalise (key, where, duplicate split)": "canonicalise",
-            "join + missing/orphan (compare_pair minus per-field)": "compare_pair",
-            "comparators (normalize raw-unequal values, threads)": "comparators",
+            "compare pairs (threads: pairs and comparators side by side)": "compare pairs",
             "storage commit (Store.record_run)": "storage commit",
             "report JSON (report_json + dump_json)": "report_json",
         }
@@ -489,7 +488,13 @@ def write_results(
                 f"| {phase} | {seconds:.2f} | {seconds / profile['total_s']:.0%} | "
                 f"{'' if g is None else f'{g:.0f}'} |"
             )
+        threads = profile.get("compare_thread_s", {})
         lines += [
+            "",
+            "Comparing, in thread seconds (pairs and comparators run side by side, so these add"
+            " up to more than the wall time above): "
+            + "; ".join(f"{phase} {seconds:.2f} s" for phase, seconds in threads.items())
+            + ".",
             "",
             "Comparators by compare type (values normalised, owner and reader sides together, i.e."
             " the rows whose raw text differed; thread seconds, which run side by side): "
@@ -506,8 +511,8 @@ def write_results(
                 for s in profile["sources"]
             ),
             "",
-            "(peak-RSS growth of compare_pair includes its comparators; growth is counted once, by",
-            "the phase during which the process's peak was raised.)",
+            "(peak-RSS growth is counted once, by the phase during which the process's peak was",
+            "raised.)",
             "",
         ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")

@@ -8,10 +8,8 @@ cell; Python objects are created only for the discrepancies found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import polars as pl
 
@@ -19,12 +17,10 @@ from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
 from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize
 from detector.config.ownership import OwnershipEntry
 from detector.engine.mapping import HASH, KEY, MATCH, UNIQUE, CanonicalFrame
+from detector.engine.parallel import in_parallel
 from detector.model import Discrepancy, Kind, Severity
 
 __all__ = ["PairResult", "TypeProblem", "compare_pair", "severity_of"]
-
-J = TypeVar("J")
-R = TypeVar("R")
 
 _OWNER = "__o__"
 _READER = "__r__"
@@ -159,7 +155,7 @@ def compare_pair(
         for candidates in fields
         for side, spec in ((_OWNER, owner_spec), (_READER, reader_spec))
     ]
-    normalised = _in_parallel(
+    normalised = in_parallel(
         lambda job: normalize(job[0], job[1], scale=job[2].scale, value_map=job[2].value_map),
         jobs,
         cost=lambda job: job[0].len(),
@@ -171,22 +167,6 @@ def compare_pair(
         result.problems.extend(findings.problems)
         result.mismatched.setdefault(candidates.entry.field, set()).update(findings.mismatched)
     return result
-
-
-def _in_parallel(work: Callable[[J], R], jobs: Sequence[J], *, cost: Callable[[J], int]) -> list[R]:
-    """``work`` for every job, results in job order; jobs run side by side where cores allow.
-
-    A comparator is a chain of polars operations, each of which releases the GIL but runs
-    mostly on one core: running jobs on as many threads as polars has cores keeps them all
-    busy. The costliest jobs start first, so no long job is left to run alone at the end.
-    """
-    workers = min(len(jobs), pl.thread_pool_size())
-    if workers < 2:
-        return [work(job) for job in jobs]
-    order = sorted(range(len(jobs)), key=lambda n: -cost(jobs[n]))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fieldwarden-compare") as pool:
-        done = dict(zip(order, pool.map(work, [jobs[n] for n in order]), strict=True))
-    return [done[n] for n in range(len(jobs))]
 
 
 @dataclass(slots=True)

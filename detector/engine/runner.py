@@ -26,7 +26,7 @@ from detector.engine.changes import (
     read_change_log,
     summarise_changes,
 )
-from detector.engine.diff import compare_pair
+from detector.engine.diff import PairResult, compare_pair
 from detector.engine.mapping import (
     KEY,
     KEY_SEPARATOR,
@@ -34,6 +34,7 @@ from detector.engine.mapping import (
     CanonicalFrame,
     canonical_frame,
 )
+from detector.engine.parallel import in_parallel
 from detector.engine.sources import ConnectorPool, SourceRead, read_source
 from detector.model import (
     RECORD_KINDS,
@@ -268,23 +269,31 @@ def _reconcile_entity(
     result.changes.extend(summary.observed)
     result.discrepancies.extend(_new_writes(summary.non_owner_writes, carried))
 
-    for (owner, reader), entries in pairs.items():
-        if owner not in frames or reader not in frames:
-            continue
-        owner_read, reader_read = reads[owner], reads[reader]
-        trusted = (
-            owner_read.report.status is SourceStatus.OK
-            and reader_read.report.status is SourceStatus.OK
-        )
-        found = compare_pair(
+    comparable = [
+        (owner, reader, entries)
+        for (owner, reader), entries in pairs.items()
+        if owner in frames and reader in frames
+    ]
+
+    def compare(pair: tuple[str, str, list[OwnershipEntry]]) -> PairResult:
+        owner, reader, entries = pair
+        return compare_pair(
             frames[owner],
             frames[reader],
-            owner_read.spec,
-            reader_read.spec,
+            reads[owner].spec,
+            reads[reader].spec,
             entries,
-            compare_records=trusted and keys is None,
+            compare_records=_trusted(reads[owner], reads[reader]) and keys is None,
             mass_limit=None if accept_mass_missing else _mass_limit(config, frames[owner]),
         )
+
+    # pairs compare side by side (each also spreads its comparators over threads); what they
+    # found is applied in the ownership map's order
+    for (owner, reader, entries), found in zip(
+        comparable, in_parallel(compare, comparable), strict=True
+    ):
+        owner_read, reader_read = reads[owner], reads[reader]
+        trusted = _trusted(owner_read, reader_read)
         if found.held_back is not None:
             _hold_back(reader_read, owner, found.held_back)
             trusted = False
@@ -332,6 +341,11 @@ def _reconcile_entity(
             result.discrepancies.append(
                 _carry(finding, list(pairs.get((finding.owner, finding.system), [])))
             )
+
+
+def _trusted(owner: SourceRead, reader: SourceRead) -> bool:
+    """Both sides read completely: only then can an absent key be reported (or resolve)."""
+    return owner.report.status is SourceStatus.OK and reader.report.status is SourceStatus.OK
 
 
 def _read_unless_late(
