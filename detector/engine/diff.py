@@ -161,11 +161,7 @@ def compare_pair(
         cost=lambda job: job[0].len(),
     )
     for n, candidates in enumerate(fields):
-        o_norm, r_norm = normalised[2 * n], normalised[2 * n + 1]
-        findings = _findings(candidates, o_norm, r_norm, owner, reader)
-        result.discrepancies.extend(findings.discrepancies)
-        result.problems.extend(findings.problems)
-        result.mismatched.setdefault(candidates.entry.field, set()).update(findings.mismatched)
+        _findings(candidates, normalised[2 * n], normalised[2 * n + 1], owner, reader, result)
     return result
 
 
@@ -179,15 +175,6 @@ class _Candidates:
 
     def raw(self, side: str) -> pl.Series:
         return self.frame.get_column(self.entry.field + side)
-
-
-@dataclass(slots=True)
-class _FieldFindings:
-    """What comparing one field found; merged into the pair's result in field order."""
-
-    discrepancies: list[Discrepancy]
-    problems: list[TypeProblem]
-    mismatched: set[str]
 
 
 def _candidates(
@@ -225,8 +212,9 @@ def _findings(
     r_norm: Normalized,
     owner: CanonicalFrame,
     reader: CanonicalFrame,
-) -> _FieldFindings:
-    """Discrepancies and type problems among one field's candidates, in row order."""
+    result: PairResult,
+) -> None:
+    """Add the discrepancies and type problems among one field's candidates, in row order."""
     entry = field.entry
     name, rule = entry.field, entry.rule
     owner_system, reader_system = owner.system, reader.system
@@ -238,13 +226,12 @@ def _findings(
         __o_empty__=o_norm.values.is_null(),
         __r_empty__=r_norm.values.is_null(),
     ).filter(~pl.col("__same__") | pl.col("__o_invalid__") | pl.col("__r_invalid__"))
-    findings = _FieldFindings([], [], set())
     unreadable = pl.col("__o_invalid__") | pl.col("__r_invalid__")
     for key, position, o_invalid in (
         flagged.filter(unreadable).select(KEY, ROW_COLUMN, "__o_invalid__").iter_rows()
     ):
         # a value that cannot be read as the field's type is a located problem, not a mismatch
-        findings.problems.append(
+        result.problems.append(
             TypeProblem(
                 owner_system if o_invalid else reader_system,
                 entry.entity,
@@ -256,10 +243,10 @@ def _findings(
         )
     differing = flagged.filter(~unreadable & ~(pl.col("__o_empty__") & pl.col("__r_empty__")))
     keys = differing.get_column(KEY).to_list()
-    findings.mismatched.update(keys)
+    result.mismatched.setdefault(name, set()).update(keys)
     personal = entry.personal or rule.type in PERSONAL_TYPES
     entity, severity, lag = entry.entity, entry.severity, entry.lag
-    findings.discrepancies.extend(
+    result.discrepancies.extend(
         Discrepancy(
             Kind.MISSING_OWNER_VALUE if o_empty else Kind.VALUE_MISMATCH,
             entity,
@@ -281,4 +268,3 @@ def _findings(
             strict=True,
         )
     )
-    return findings
