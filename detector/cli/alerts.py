@@ -38,6 +38,7 @@ from detector.model import Kind, Severity
 from detector.service import open_store, store_exists
 from detector.storage import DiscrepancyFilter, EventView, Store
 from detector.storage.deliveries import dead_deliveries, delivery_counts
+from detector.storage.types import as_utc
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -75,7 +76,7 @@ def parse_since(value: str | None, *, now: datetime | None = None) -> datetime |
         raise click.BadParameter(
             f"{value!r} is neither a duration (30m, 2h, 1d) nor an ISO time", param_hint="--since"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def filter_options(

@@ -29,7 +29,7 @@ from sqlalchemy import JSON, Boolean, Table
 from sqlalchemy.engine import Connection
 
 from detector.storage.engine import SQLITE_FLAG, SQLITE_UTC
-from detector.storage.types import UTCDateTime
+from detector.storage.types import UTCDateTime, as_utc
 
 __all__ = ["Codec"]
 
@@ -69,8 +69,7 @@ class Codec:
             return None
         cached = self._in.get(value)
         if cached is None:
-            parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-            cached = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            cached = as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
             self._in[value] = cached
         return cached
 

@@ -23,7 +23,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from detector.errors import LockedError, StorageError
+from detector.storage.types import as_utc
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -66,8 +67,7 @@ other query, SQLAlchemy's included, reads as before."""
 
 @lru_cache(maxsize=4096)  # a run's timestamps repeat: mostly its own ``now``
 def _sqlite_utc(text: bytes) -> datetime:
-    parsed = datetime.fromisoformat(text.decode())
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(text.decode()))
 
 
 def _sqlite_flag(text: bytes) -> bool:
