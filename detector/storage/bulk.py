@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy import JSON, Boolean, Table
 from sqlalchemy.engine import Connection
 
 from detector.storage.engine import SQLITE_FLAG, SQLITE_UTC
-from detector.storage.types import UTCDateTime, as_utc
+from detector.storage.types import UTCDateTime, as_utc, stored_utc
 
 __all__ = ["Codec"]
 
@@ -54,9 +54,7 @@ class Codec:
             return None
         cached = self._out.get(value)
         if cached is None:
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"naive datetime {value.isoformat()} refused: storage needs UTC")
-            utc = value.astimezone(UTC)
+            utc = stored_utc(value)
             cached = (
                 utc if self.postgres else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
             )

@@ -9,7 +9,14 @@ from sqlalchemy import JSON, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["JSONValue", "UTCDateTime", "as_utc"]
+__all__ = ["JSONValue", "UTCDateTime", "as_utc", "stored_utc"]
+
+
+def stored_utc(value: datetime) -> datetime:
+    """``value`` in UTC for storing; a naive datetime is refused rather than guessed at."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} refused: storage needs aware UTC")
+    return value.astimezone(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -36,9 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} refused: storage needs aware UTC")
-        value = value.astimezone(UTC)
+        value = stored_utc(value)
         if dialect.name == "postgresql":
             return value
         return value.replace(tzinfo=None)
