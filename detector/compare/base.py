@@ -97,9 +97,9 @@ def casefold(text: pl.Series) -> pl.Series:
 
 
 # A run of whitespace that is not exactly one " ": two or more whitespace characters, or one
-# that is not a space. The regex engine's ``\s`` is Unicode White_Space (as Python's ``str.split``
-# sees it, minus the four ASCII separators \x1c-\x1f, which are not White_Space), and
-# ``strip_chars`` trims the same set.
+# that is not a space. The regex engine's ``\s`` is Unicode White_Space (Python's ``\s`` also
+# takes the four ASCII separators \x1c-\x1f, which are not White_Space and are not spaces
+# here), and ``strip_chars`` trims the same set.
 _UNTIDY_SPACE = r"\s{2,}|[^\S ]"
 
 

@@ -32,11 +32,6 @@ __all__ = ["HtmlComparator", "html_text"]
 _COMMENT = r"(?s)<!--.*?(?:-->|$)"
 _SCRIPT = r"(?is)<script\b[^>]*>.*?(?:</script\s*>|$)"
 _STYLE = r"(?is)<style\b[^>]*>.*?(?:</style\s*>|$)"
-_BLOCK_TAG = (
-    r"(?i)</?(?:address|article|aside|blockquote|br|dd|div|dl|dt|figcaption|figure|footer"
-    r"|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|table|tbody|td|tfoot|th|thead|tr|ul)"
-    r"\b[^>]*>"
-)
 _OTHER_TAG = r"<(?:/?[A-Za-z][^>]*|![^>]*|\?[^>]*)>"
 _BLOCK_NAMES = [
     "address",
@@ -75,6 +70,8 @@ _BLOCK_NAMES = [
     "tr",
     "ul",
 ]
+# a block tag, with or without attributes, which becomes one space
+_BLOCK_TAG = r"(?i)</?(?:" + "|".join(_BLOCK_NAMES) + r")\b[^>]*>"
 # the same block tags written bare (no attributes), which _BLOCK_TAG would turn into one space each
 _PLAIN_BLOCK_TAGS = [
     *(f"<{n}>" for n in _BLOCK_NAMES),
