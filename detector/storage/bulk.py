@@ -8,19 +8,23 @@ store (``UTCDateTime``: naive UTC text on SQLite, ``timestamptz`` on PostgreSQL;
 0/1 on SQLite; JSON as text) and converts column by column, each distinct timestamp once, since
 most timestamps of a run are its ``now``. Everything else keeps using Core and the typed models.
 
-On SQLite, rows are inserted several hundred to a statement rather than one statement
-execution per row. Binding parameters is most of the sqlite3 module's cost (a NULL more than a
+On SQLite, rows are inserted up to a few thousand to a statement (as many as its limit of bound
+parameters allows) rather than one statement execution per row. Binding parameters is most of the sqlite3 module's cost (a NULL more than a
 value), and most columns of a run's rows hold the same value (kind, status, the run's ``now``,
 the run id), so a value shared by every row of a statement is bound once
 (``INSERT ... SELECT column1, ..., ? FROM (VALUES (?, ?), ...)``). On PostgreSQL, psycopg's
 ``executemany`` (one pipeline) does better. Either way, a column that is NULL in every row is
 left out when it has no server default: the result is the same NULL.
+
+Statements are built (``insert_statements``, ``update_statements``) apart from being run
+(``execute``), so that the write-behind thread only runs them: every statement handed over
+releases the GIL for the database's work, and fewer, larger statements mean fewer hand-overs.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import chain
 from typing import Any
@@ -31,9 +35,12 @@ from sqlalchemy.engine import Connection
 from detector.storage.engine import SQLITE_FLAG, SQLITE_UTC
 from detector.storage.types import UTCDateTime, as_utc, stored_utc
 
-__all__ = ["Codec"]
+__all__ = ["Codec", "Statement"]
 
-ROWS_PER_STATEMENT = 500
+Statement = tuple[str, Any]
+"""SQL for the driver and its parameters: a tuple (one execution) or a list of them (many)."""
+
+ROWS_PER_STATEMENT = 4000
 """At most this many rows in one multi-row ``INSERT`` on SQLite (fewer if its limit of bound
 parameters per statement requires)."""
 
@@ -71,14 +78,21 @@ class Codec:
             self._in[value] = cached
         return cached
 
-    def columns_in(self, table: Table, names: Sequence[str]) -> str:
+    def columns_in(self, table: Table, names: Sequence[str], bound: Collection[str] = ()) -> str:
         """The SELECT (or RETURNING) list of ``names``, read back by :meth:`rows_in`.
 
         On SQLite, timestamps and flags carry a converter alias, so the driver decodes them.
+        A column in ``bound`` is a parameter (bound in ``names`` order) instead of the stored
+        value: a row read as it is about to be written.
         """
-        if self.postgres:
-            return ", ".join(f'"{c}"' for c in names)
-        return ", ".join(f'"{c}"{self._converter(table, c)}' for c in names)
+        return ", ".join(self._column_in(table, name, name in bound) for name in names)
+
+    def _column_in(self, table: Table, name: str, bound: bool) -> str:
+        value = self.mark if bound else f'"{name}"'
+        alias = "" if self.postgres else self._converter(table, name)
+        if bound and not alias:
+            alias = f' AS "{name}"'
+        return value + alias
 
     def rows_in(
         self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -121,21 +135,36 @@ class Codec:
 
     def insert(self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """``INSERT`` rows given as tuples of Python values in ``names`` order."""
+        self.execute(self.insert_statements(table, names, rows))
+
+    def execute(self, statements: Sequence[Statement]) -> None:
+        """Run statements made by :meth:`insert_statements` or :meth:`update_statements`."""
+        for sql, params in statements:
+            self.conn.exec_driver_sql(sql, params)
+
+    def insert_statements(
+        self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[Statement]:
+        """The statements that ``INSERT`` ``rows``: all the Python work, none of the database's.
+
+        Kept apart from running them so that the write-behind thread (``pipeline.py``) only
+        runs statements while the caller's thread builds the next ones.
+        """
         if not rows:
-            return
+            return []
         columns = self.columns_out(table, names, rows)
         if self.postgres:
-            self._insert_each(table, names, columns)
-            return
+            return [self._insert_each(table, names, columns)]
         limit = _sqlite_max_parameters(self.conn)
         per_statement = max(1, min(ROWS_PER_STATEMENT, limit // len(names)))
-        for start, stop in _spans(len(rows), per_statement):
-            sql, params = self._sqlite_statement(table, names, [c[start:stop] for c in columns])
-            self.conn.exec_driver_sql(sql, params)
+        return [
+            self._sqlite_statement(table, names, [c[start:stop] for c in columns])
+            for start, stop in _spans(len(rows), per_statement)
+        ]
 
     def _insert_each(
         self, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
-    ) -> None:
+    ) -> Statement:
         """One ``INSERT`` per row through ``executemany``, leaving out all-NULL columns.
 
         For PostgreSQL: psycopg sends ``executemany`` as one pipeline, and would parse a long
@@ -144,7 +173,7 @@ class Codec:
         keep = [i for i, c in enumerate(columns) if not _all_null(table, names[i], c)]
         marks = ", ".join(self._mark(table, names[i]) for i in keep)
         sql = f"{_insert_head(table, [names[i] for i in keep])} VALUES ({marks})"
-        self.conn.exec_driver_sql(sql, list(zip(*(columns[i] for i in keep), strict=True)))
+        return sql, list(zip(*(columns[i] for i in keep), strict=True))
 
     def _sqlite_statement(
         self, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
@@ -167,13 +196,19 @@ class Codec:
         self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """``UPDATE ... SET names WHERE id = ?`` for rows given as (*values, id), Python values."""
+        self.execute(self.update_statements(table, names, rows))
+
+    def update_statements(
+        self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[Statement]:
+        """The statement of :meth:`update_by_id`, built but not run."""
         if not rows:
-            return
+            return []
         columns = self.columns_out(table, (*names, "id"), rows)
         sets = ", ".join(f'"{c}" = {self._mark(table, c)}' for c in names)
         # Identifiers come from our own table metadata; values are bound parameters.
         sql = f'UPDATE "{table.name}" SET {sets} WHERE id = {self.mark}'  # noqa: S608
-        self.conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+        return [(sql, list(zip(*columns, strict=True)))]
 
     def _mark(self, table: Table, column: str) -> str:
         if self.postgres and isinstance(table.c[column].type, JSON):

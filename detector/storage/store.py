@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import Any, Self
 
 from sqlalchemy import Table, and_, case, delete, func, insert, select, update
@@ -30,6 +28,7 @@ from detector.storage import lifecycle
 from detector.storage.engine import WRITE_OPTION, create_store_engine, safe_url, translate_errors
 from detector.storage.migrate import current_revision, head_revision, upgrade
 from detector.storage.models import Base, EventType
+from detector.storage.pipeline import WriteBehind
 from detector.storage.recording import RunRecorder, chunks, paused_gc, write_record_hashes
 from detector.storage.views import (
     DeliveryView,
@@ -237,37 +236,38 @@ class Store:
             if status != RunStatus.RUNNING.value:
                 raise StorageError(f"run {run_id} is {status}, not running: it cannot be recorded")
 
-            recorder = RunRecorder(conn, run_id, now, reminder_after)
-            recorder.write_sources(result.sources)
-            checkpoint("record_run.sources")
-            views = recorder.write_discrepancies(found, result.scopes)
-            checkpoint("record_run.discrepancies")
-            event_ids = recorder.write_events()
-            checkpoint("record_run.events")
-            recorder.write_cursors(result.cursors)
-            recorder.write_changes(result.changes)
-            for (system, entity), hashes in (record_hashes or {}).items():
-                write_record_hashes(conn, system, entity, hashes)
+            with WriteBehind() as behind:
+                recorder = RunRecorder(conn, run_id, now, reminder_after, behind)
+                recorder.write_sources(result.sources)
+                checkpoint("record_run.sources")
+                views = recorder.write_discrepancies(found, result.scopes)
+                checkpoint("record_run.discrepancies")
+                event_ids = recorder.write_events()
+                checkpoint("record_run.events")
+                recorder.write_cursors(result.cursors)
+                recorder.write_changes(result.changes)
+                for (system, entity), hashes in (record_hashes or {}).items():
+                    write_record_hashes(conn, system, entity, hashes)
 
-            tally = recorder.tally
-            conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id)
-                .values(
-                    status=result.status.value,
-                    finished_at=result.finished_at,
-                    records=result.records,
-                    values_compared=result.values_compared,
-                    discrepancies=len(found),
-                    opened=tally[EventType.OPENED],
-                    resolved=recorder.resolved,
-                    reopened=tally[EventType.REOPENED],
-                    by_kind=dict(Counter(map(attrgetter("kind"), views))),
+                tally = recorder.tally
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == run_id)
+                    .values(
+                        status=result.status.value,
+                        finished_at=result.finished_at,
+                        records=result.records,
+                        values_compared=result.values_compared,
+                        discrepancies=len(found),
+                        opened=tally[EventType.OPENED],
+                        resolved=recorder.resolved,
+                        reopened=tally[EventType.REOPENED],
+                        by_kind=dict(recorder.kinds),
+                    )
                 )
-            )
-            checkpoint("record_run.before_commit")
+                checkpoint("record_run.before_commit")
 
-        statuses = Counter(map(attrgetter("status"), views))
+        statuses = recorder.statuses
         return RunOutcome(
             run_id=run_id,
             status=result.status.value,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from detector.errors import StorageError
 from detector.model import ObservedChange, RunResult, SourceReport, SourceStatus
 from detector.storage import DiscrepancyFilter, Store
 from detector.storage import store as store_module
+from detector.storage.bulk import Codec, Statement
 from detector.storage.models import Base
 from tests.storage.conftest import T0, Runner, mismatch
 
@@ -82,6 +85,41 @@ def test_a_failure_anywhere_in_record_run_writes_nothing(
     monkeypatch.undo()
     again = runner.run([mismatch("SKU-2", system_value="1.00"), mismatch("SKU-3")])
     assert (again.opened, again.resolved) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "refused",
+    ['INSERT INTO "discrepancies"', 'INSERT INTO "alert_events"', "UPDATE discrepancies SET last_seen"],
+)
+def test_a_write_refused_on_the_write_behind_thread_writes_nothing(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    runner.run([mismatch("SKU-1"), mismatch("SKU-2")], cursors={("storefront", "product"): "c1"})
+    before = _row_counts(runner.store)
+    before_views = runner.store.discrepancies(DiscrepancyFilter(status="all"))
+    execute = Codec.execute
+    threads: set[str] = set()
+
+    def refuse(codec: Codec, statements: Sequence[Statement]) -> None:
+        for sql, _ in statements:
+            if sql.startswith(refused):
+                threads.add(threading.current_thread().name)
+                raise CrashError(sql[:40])
+        execute(codec, statements)
+
+    monkeypatch.setattr(Codec, "execute", refuse)
+    with pytest.raises(CrashError):
+        runner.run(
+            [mismatch("SKU-2", system_value="1.00"), mismatch("SKU-3")],
+            cursors={("storefront", "product"): "c2"},
+        )
+
+    assert threads
+    assert threading.current_thread().name not in threads
+    assert _row_counts(runner.store) == {**before, "runs": before["runs"] + 1}
+    assert runner.store.cursor("storefront", "product") == "c1"
+    assert runner.store.discrepancies(DiscrepancyFilter(status="all")) == before_views
+    assert runner.store.runs(limit=1)[0].status == "running"
 
 
 def test_begin_run_commits_a_running_row_at_once(store: Store) -> None:
