@@ -1,6 +1,6 @@
 """``python -m detector`` runs the ``fieldwarden`` command line."""
 
-from detector.cli import main
+from detector.cli import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -10,6 +10,7 @@ real modules so it cannot drift from them.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from gettext import gettext
@@ -20,7 +21,7 @@ import click
 from detector import __version__
 from detector.logs import LEVELS, configure_logging
 
-__all__ = ["COMMANDS", "LazyCommand", "main"]
+__all__ = ["COMMANDS", "LazyCommand", "console_main", "main"]
 
 
 class LazyCommand:
@@ -176,3 +177,19 @@ class LazyGroup(click.Group):
 def main(log_level: str) -> None:
     """Fieldwarden: one owner per field, every reader checked against it."""
     configure_logging(log_level)
+
+
+def console_main() -> None:
+    """The ``fieldwarden`` program: :func:`main`, then an exit without freeing every object.
+
+    Once a command has finished (its output written, its store closed, its alerts delivered), the
+    process is about to end. Freezing the garbage collector's objects first spares the
+    interpreter's final collections, which would otherwise free every module's functions,
+    classes and dicts one by one before the operating system reclaims the memory anyway: about
+    a tenth of a second of every invocation. Exit handlers (logging's flush) still run. Tests
+    call :func:`main` itself, so they never freeze their own process.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()

@@ -1,0 +1,46 @@
+"""The installed program: ``console_main`` keeps main's exit codes and freezes the collector."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from detector.exitcodes import ExitCode
+
+_PROBE = """
+import gc, sys
+from detector.cli import console_main
+sys.argv = ["fieldwarden", *sys.argv[1:]]
+try:
+    console_main()
+finally:
+    print("frozen" if gc.get_freeze_count() else "not frozen", file=sys.stderr)
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_finished_command_exits_with_its_code_and_a_frozen_collector() -> None:
+    done = _run("--version")
+    assert done.returncode == 0
+    assert "fieldwarden" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "frozen"
+
+
+def test_a_failing_command_keeps_its_exit_code(tmp_path: Path) -> None:
+    done = _run("validate", "-c", str(tmp_path / "missing.yaml"))
+    assert done.returncode == ExitCode.CONFIG
+    assert done.stderr.strip().splitlines()[-1] == "frozen"
+
+
+def test_python_dash_m_runs_the_same_program() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "detector", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert "fieldwarden" in done.stdout
