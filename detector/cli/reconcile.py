@@ -26,7 +26,7 @@ from detector.durations import parse_duration
 from detector.exitcodes import ExitCode
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S
 from detector.model import SourceStatus
-from detector.service import RunReport, run_once
+from detector.service import RunReport, open_store, run_once
 
 if TYPE_CHECKING:
     from detector.storage.views import RunOutcome
@@ -147,15 +147,24 @@ def reconcile(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--lock-wait") from None
     interactive = Console(stderr=True).is_terminal
-    report = run_once(
-        config,
-        entities=entities,
-        systems=systems,
-        deliver_alerts=not no_alerts,
-        progress=interactive,
-        lock_wait=wait,
-        accept_mass_missing=accept_mass_missing,
-    )
+    # The store stays open while the report is written: the run's WAL checkpoint (SQLite)
+    # runs in the background meanwhile, and closing the store waits for it.
+    with open_store(config) as store:
+        report = run_once(
+            config,
+            entities=entities,
+            systems=systems,
+            deliver_alerts=not no_alerts,
+            progress=interactive,
+            lock_wait=wait,
+            accept_mass_missing=accept_mass_missing,
+            store=store,
+        )
+        _write_report(report, output_format, output)
+    return exit_code_for(report)
+
+
+def _write_report(report: RunReport, output_format: str, output: Path | None) -> None:
     if output_format == "json":
         text = dump_json(report_json(report), items=len(report.outcome.discrepancies))
     elif output_format == "csv":
@@ -172,7 +181,6 @@ def reconcile(
         click.echo(text)
     else:
         _print_table(report, wide_console())
-    return exit_code_for(report)
 
 
 def _print_table(report: RunReport, console: Console) -> None:

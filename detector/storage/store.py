@@ -39,6 +39,7 @@ from detector.storage.views import (
     RunView,
     SourceView,
 )
+from detector.storage.walcheckpoint import WalCheckpointer
 
 __all__ = [
     "CRASH_ENV",
@@ -111,6 +112,7 @@ class Store:
         self._engine: Engine = create_store_engine(url)
         self._url: URL = make_url(url)
         self._write_engine: Engine = self._engine.execution_options(**{WRITE_OPTION: True})
+        self._wal = WalCheckpointer(self._engine) if self.dialect == "sqlite" else None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -148,6 +150,8 @@ class Store:
         return head_revision()
 
     def close(self) -> None:
+        if self._wal is not None:
+            self._wal.wait()
         self._engine.dispose()
 
     def __enter__(self) -> Self:
@@ -267,6 +271,8 @@ class Store:
                 )
                 checkpoint("record_run.before_commit")
 
+        if self._wal is not None:
+            self._wal.start()  # the run's WAL goes into the database file while the caller goes on
         statuses = recorder.statuses
         return RunOutcome(
             run_id=run_id,
