@@ -73,7 +73,51 @@ def normalize(
     scale: Decimal | None = None,
     value_map: Mapping[str, str] | None = None,
 ) -> Normalized:
-    """Canonical values of ``raw`` (Utf8 text as the system holds it) under ``rule``."""
+    """Canonical values of ``raw`` (Utf8 text as the system holds it) under ``rule``.
+
+    Numbers, booleans and timestamps repeat a lot in a catalog (stock levels, weights, a
+    supplier's price points): for those types, when a column holds few distinct values, each
+    distinct value is normalised once and the results spread back to every row.
+    """
+    if rule.type in _REPEATING_TYPES and _few_distinct(raw):
+        distinct = raw.unique()
+        return _spread(raw, distinct, _normalize(distinct, rule, scale, value_map))
+    return _normalize(raw, rule, scale, value_map)
+
+
+_REPEATING_TYPES = frozenset({"number", "money", "integer", "boolean", "timestamp"})
+_DISTINCT_MIN_ROWS = 10_000
+"""Below this many rows, finding the distinct values costs more than it saves."""
+_DISTINCT_MAX_SHARE = 0.3
+"""Normalise distinct values only when there are at most this share as many as rows."""
+
+
+def _few_distinct(raw: pl.Series) -> bool:
+    """Whether ``raw`` holds few distinct values, by a cheap estimate (HyperLogLog)."""
+    if raw.len() < _DISTINCT_MIN_ROWS:
+        return False
+    estimate = raw.approx_n_unique()
+    return isinstance(estimate, int) and estimate <= raw.len() * _DISTINCT_MAX_SHARE
+
+
+def _spread(raw: pl.Series, distinct: pl.Series, once: Normalized) -> Normalized:
+    """``once`` (the normalised ``distinct`` values of ``raw``) for every row of ``raw``."""
+    table = pl.DataFrame({"raw": distinct, "value": once.values, "invalid": once.invalid})
+    rows = pl.DataFrame({"raw": raw}).join(
+        table, on="raw", how="left", maintain_order="left", nulls_equal=True
+    )
+    return Normalized(
+        values=rows.get_column("value").alias(raw.name),
+        invalid=rows.get_column("invalid").alias(raw.name),
+    )
+
+
+def _normalize(
+    raw: pl.Series,
+    rule: CompareRule,
+    scale: Decimal | None,
+    value_map: Mapping[str, str] | None,
+) -> Normalized:
     text = raw if raw.dtype == pl.String else raw.cast(pl.String)
     if value_map:
         text = _apply_value_map(text, value_map)
