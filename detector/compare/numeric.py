@@ -35,6 +35,7 @@ _EXPONENT = r"[eE]"
 _CURRENCY = r"(?:[A-Z]{0,3}[$€£¥₹₩₽₺₪฿₫]|[A-Z]{3})"
 _CURRENCY_BEFORE = rf"^([+-]?)\s*{_CURRENCY}\s*"
 _CURRENCY_AFTER = rf"\s*{_CURRENCY}$"
+_NOT_PLAIN = r"[^0-9.+\-]"
 
 
 def _decimal(value: Decimal) -> pl.Series:
@@ -48,6 +49,20 @@ def _decimal(value: Decimal) -> pl.Series:
     return pl.Series("value", [str(value)]).cast(pl.Decimal(38, max(0, places)))
 
 
+def _without_currency(cleaned: pl.Series) -> pl.Series:
+    """The amounts with their currency marker dropped.
+
+    Either marker holds a symbol or a letter, so only values with a character other than a
+    digit, ".", "+" or "-" (usually a minority) go through the two patterns.
+    """
+    marked = cleaned.str.contains(_NOT_PLAIN).fill_null(value=False)
+    if not marked.any():
+        return cleaned
+    subset = cleaned.filter(marked)
+    stripped = subset.str.replace(_CURRENCY_BEFORE, "${1}").str.replace(_CURRENCY_AFTER, "")
+    return cleaned.scatter(marked.arg_true(), stripped)
+
+
 class NumericComparator:
     """Decimal compare; ``integer`` also requires a whole number, ``money`` strips currency."""
 
@@ -59,7 +74,7 @@ class NumericComparator:
     def normalize(self, text: pl.Series, rule: CompareRule, scale: Decimal | None) -> Normalized:
         cleaned = text.str.strip_chars()
         if self._money:
-            cleaned = cleaned.str.replace(_CURRENCY_BEFORE, "${1}").str.replace(_CURRENCY_AFTER, "")
+            cleaned = _without_currency(cleaned)
         shaped = cleaned.str.contains(_NUMBER).fill_null(False)
         parsed = (
             pl.select(pl.when(shaped).then(cleaned).otherwise(None))

@@ -9,6 +9,7 @@ import unicodedata
 
 import polars as pl
 
+from detector.compare import numeric
 from detector.compare.base import canonical_text
 from detector.compare.markup import html_text
 
@@ -50,3 +51,36 @@ def test_entity_decoding_matches_html_unescape() -> None:
     ]
     got = html_text(pl.Series("h", values)).to_list()
     assert got == [_reference(html.unescape(v)) for v in values]
+
+
+_MONEY_ALPHABET = [
+    "1",
+    "9",
+    "0",
+    ".",
+    "-",
+    "+",
+    " ",
+    "$",
+    "€",
+    "US",
+    "USD",
+    "EUR",
+    "E",
+    "e",
+    "x",
+    "A",
+]
+
+
+def test_money_markers_match_the_plain_patterns() -> None:
+    rng = random.Random(5)  # noqa: S311 - deterministic test data, not security
+    values: list[str | None] = [
+        "".join(rng.choice(_MONEY_ALPHABET) for _ in range(rng.randint(0, 6))) for _ in range(20000)
+    ]
+    values += [None, "EEE5", "19.90 USD", "$19.90", "-$5", "US$ 5", "19.99"]
+    text = pl.Series("price", values)
+    plain = text.str.replace(numeric._CURRENCY_BEFORE, "${1}").str.replace(
+        numeric._CURRENCY_AFTER, ""
+    )
+    assert numeric._without_currency(text).to_list() == plain.to_list()
