@@ -21,7 +21,12 @@ from detector.cli.common import (
     safe,
     wide_console,
 )
-from detector.cli.render import EncodedArray, discrepancies_csv, discrepancies_table, dump_json
+from detector.cli.render import (
+    EncodedArray,
+    discrepancies_csv,
+    discrepancies_table,
+    encode_json,
+)
 from detector.durations import parse_duration
 from detector.exitcodes import ExitCode
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S
@@ -165,22 +170,22 @@ def reconcile(
 
 
 def _write_report(report: RunReport, output_format: str, output: Path | None) -> None:
+    """The report in ``output_format``, to ``output`` or stdout, as UTF-8 ending in a newline."""
     if output_format == "json":
-        text = dump_json(report_json(report), items=len(report.outcome.discrepancies))
+        data = encode_json(report_json(report), items=len(report.outcome.discrepancies))
     elif output_format == "csv":
-        text = discrepancies_csv(d.to_json() for d in report.outcome.discrepancies)
-    else:
-        text = None
-    if output is not None:
-        if text is None:
-            console = Console(file=(buffer := io.StringIO()), width=160, force_terminal=False)
-            _print_table(report, console)
-            text = buffer.getvalue()
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    elif text is not None:
-        click.echo(text)
+        data = discrepancies_csv(d.to_json() for d in report.outcome.discrepancies).encode()
+    elif output is not None:
+        console = Console(file=(buffer := io.StringIO()), width=160, force_terminal=False)
+        _print_table(report, console)
+        data = buffer.getvalue().encode()
     else:
         _print_table(report, wide_console())
+        return
+    if output is not None:
+        output.write_bytes(data if data.endswith(b"\n") else data + b"\n")
+    else:
+        click.echo(data)
 
 
 def _print_table(report: RunReport, console: Console) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "discrepancies_csv",
     "discrepancies_table",
     "dump_json",
+    "encode_json",
     "rows_csv",
 ]
 
@@ -73,8 +74,19 @@ class EncodedArray:
 def dump_json(payload: Any, *, items: int = 0) -> str:
     """JSON for programs; indented for people when it is small (``items`` counts its rows)."""
     if items > PRETTY_LIMIT:
-        return orjson.dumps(payload, default=_spliced, option=_COMPACT).decode()
+        return encode_json(payload, items=items).decode()
     return json.dumps(payload, indent=2, ensure_ascii=False, default=_decoded)
+
+
+def encode_json(payload: Any, *, items: int = 0) -> bytes:
+    """``dump_json`` as UTF-8 bytes, for a file or a binary stream.
+
+    A large report goes from orjson to the file as the bytes orjson made: decoding tens of
+    megabytes to text only to encode them again cost more than encoding the JSON itself.
+    """
+    if items > PRETTY_LIMIT:
+        return orjson.dumps(payload, default=_spliced, option=_COMPACT)
+    return dump_json(payload, items=items).encode()
 
 
 def _spliced(value: Any) -> Any:
