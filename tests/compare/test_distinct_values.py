@@ -58,3 +58,22 @@ def test_mostly_distinct_values_are_normalised_row_by_row(monkeypatch: pytest.Mo
     assert spread_calls == []
     normalize(repeated, CompareRule(type="money"))
     assert spread_calls == [1]
+
+
+@pytest.mark.parametrize(
+    ("compare", "values", "dtype"),
+    [
+        ("number", [1.5, 2.0, float("nan"), None, float("inf"), -0.0], pl.Float64),
+        ("integer", [1, 2, None, 5], pl.Int64),
+        ("boolean", [True, False, None], pl.Boolean),
+    ],
+)
+def test_typed_columns_spread_the_same_way(
+    compare: str, values: list[object], dtype: pl.DataType
+) -> None:
+    rng = random.Random(compare)  # noqa: S311 - deterministic test data, not security
+    raw = pl.Series("v", [rng.choice(values) for _ in range(_DISTINCT_MIN_ROWS * 2)], dtype=dtype)
+    rule = CompareRule(type=compare)
+    spread, each = normalize(raw, rule), _normalize(raw, rule, None, None)
+    assert spread.values.to_list() == each.values.to_list()
+    assert spread.invalid.to_list() == each.invalid.to_list()
