@@ -16,7 +16,7 @@ covers is reported as "other". Phases:
   equal + build discrepancies (``diff._findings``); ``normalize_by_type`` adds up per-type
   thread seconds;
 * storage commit: ``Store.record_run``;
-* report JSON: ``report_json`` + ``dump_json`` (+ writing the file is in "other").
+* report JSON: ``report_json`` + ``encode_json`` (+ writing the file is in "other").
 
 Also how much the process's peak RSS grew during each phase, to show where memory climbs.
 """
@@ -57,7 +57,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("detector.service", "carried_findings", "load carried findings"),
     ("detector.storage.store", "Store.record_run", "storage commit"),
     ("detector.cli.reconcile", "report_json", "report_json"),
-    ("detector.cli.reconcile", "dump_json", "dump_json"),
+    ("detector.cli.reconcile", "encode_json", "encode_json"),
 )
 
 
@@ -142,7 +142,7 @@ def _exclusive(seconds: dict[str, float]) -> dict[str, float]:
         "dedupe": s("dedupe", 0.0),
         "load carried findings": s("load carried findings", 0.0),
         "storage commit (Store.record_run)": s("storage commit", 0.0),
-        "report JSON (report_json + dump_json)": s("report_json", 0.0) + s("dump_json", 0.0),
+        "report JSON (report_json + encode_json)": s("report_json", 0.0) + s("encode_json", 0.0),
     }
 
 

@@ -480,7 +480,7 @@ def write_results(
             "canonicalise (key, where, duplicate split)": "canonicalise",
             "compare pairs (threads: pairs and comparators side by side)": "compare pairs",
             "storage commit (Store.record_run)": "storage commit",
-            "report JSON (report_json + dump_json)": "report_json",
+            "report JSON (report_json + encode_json)": "report_json",
         }
         for phase, seconds in profile["phases_s"].items():
             g = growth.get(growth_of.get(phase, ""), None)
