@@ -25,6 +25,7 @@ spent more time waiting than the database spent writing.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -37,6 +38,36 @@ SWITCH_INTERVAL_S = 0.0002
 """The thread switch interval while a writer is open (Python's default is 0.005 s)."""
 
 
+class _ShortSwitches:
+    """The process's thread switch interval, shortened while any writer is open.
+
+    The interval is global to the interpreter, so writers open at the same time (two stores in
+    one process) share one shortening: the first to open saves the interval, the last to close
+    restores it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._saved = 0.0
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._open == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, SWITCH_INTERVAL_S))
+            self._open += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_SWITCHES = _ShortSwitches()
+
+
 class WriteBehind:
     """Runs submitted writes in order on one background thread; ``drain`` waits for them."""
 
@@ -45,8 +76,7 @@ class WriteBehind:
         self._pending: list[Future[None]] = []
         self._failed = False
         self._closed = False
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL_S))
+        _SWITCHES.enter()
 
     def submit(self, write: Callable[..., None], *args: Any) -> None:
         """Queue ``write(*args)``; it runs after everything submitted before it."""
@@ -81,7 +111,7 @@ class WriteBehind:
         finally:
             self._pool.shutdown(wait=True)
             self._closed = True
-            sys.setswitchinterval(self._interval)
+            _SWITCHES.leave()
 
     def __enter__(self) -> Self:
         return self

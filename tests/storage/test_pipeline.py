@@ -95,3 +95,12 @@ def test_the_switch_interval_is_short_while_open_and_restored_after() -> None:
     behind.close()
     behind.close()  # idempotent: the interval is restored once, not overwritten
     assert sys.getswitchinterval() == before
+
+
+def test_writers_open_together_restore_the_interval_once_the_last_closes() -> None:
+    before = sys.getswitchinterval()
+    first, second = WriteBehind(), WriteBehind()
+    first.close()
+    assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL_S))
+    second.close()
+    assert sys.getswitchinterval() == before
