@@ -19,9 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import detector.cli
-from detector import __version__
 from detector.cli import COMMANDS, main
-from detector.logs import LEVELS
 
 WIDTHS = (40, 60, 80, 120, 200)
 
@@ -38,26 +36,13 @@ def _command_modules() -> dict[str, list[click.Command]]:
 
 
 def _eager_group() -> click.Group:
-    """``main`` as it was before commands were lazy: same options, every command added."""
-
-    @click.group(
-        context_settings={
-            "help_option_names": ["-h", "--help"],
-            "auto_envvar_prefix": "FIELDWARDEN",
-        }
+    """``main`` as it was before commands were lazy: the same options, every command added."""
+    eager = click.Group(
+        main.name,
+        params=list(main.params),
+        help=main.help,
+        context_settings=dict(main.context_settings),
     )
-    @click.version_option(__version__, prog_name="fieldwarden")
-    @click.option(
-        "--log-level",
-        type=click.Choice(LEVELS),
-        default="info",
-        show_default=True,
-        envvar="FIELDWARDEN_LOG_LEVEL",
-        help="Minimum level of structured log events (stderr). Env FIELDWARDEN_LOG_LEVEL.",
-    )
-    def eager(log_level: str) -> None:
-        """Fieldwarden: one owner per field, every reader checked against it."""
-
     for commands in _command_modules().values():
         for command in commands:
             eager.add_command(command)
