@@ -15,6 +15,7 @@ from detector.storage import DiscrepancyFilter, Store
 from detector.storage import store as store_module
 from detector.storage.bulk import Codec, Statement
 from detector.storage.models import Base
+from detector.storage.views import DiscrepancyView
 from tests.storage.conftest import T0, Runner, mismatch
 
 CHECKPOINTS = [
@@ -37,10 +38,30 @@ def _row_counts(store: Store) -> dict[str, int]:
         }
 
 
+_Stored = tuple[dict[str, int], str | None, list[DiscrepancyView]]
+
+
+def _stored(store: Store) -> _Stored:
+    """What a run that fails while recording must leave as it was (but for its running row)."""
+    counts = _row_counts(store)
+    return (
+        counts,
+        store.cursor("storefront", "product"),
+        store.discrepancies(DiscrepancyFilter(status="all")),
+    )
+
+
+def _assert_nothing_written(store: Store, before: _Stored) -> None:
+    counts, cursor, views = before
+    assert _stored(store) == ({**counts, "runs": counts["runs"] + 1}, cursor, views)
+
+
 def test_cursors_are_stored_with_the_run(runner: Runner) -> None:
     assert runner.store.cursor("storefront", "product") is None
     runner.run(cursors={("storefront", "product"): "2026-11-27T10:00:00Z"})
-    runner.run(cursors={("storefront", "product"): "2026-11-27T10:05:00Z", ("erp", "product"): "42"})
+    runner.run(
+        cursors={("storefront", "product"): "2026-11-27T10:05:00Z", ("erp", "product"): "42"}
+    )
 
     assert runner.store.cursor("storefront", "product") == "2026-11-27T10:05:00Z"
     assert runner.store.cursors() == {
@@ -54,8 +75,7 @@ def test_a_failure_anywhere_in_record_run_writes_nothing(
     runner: Runner, monkeypatch: pytest.MonkeyPatch, label: str
 ) -> None:
     runner.run([mismatch("SKU-1"), mismatch("SKU-2")], cursors={("storefront", "product"): "c1"})
-    before = _row_counts(runner.store)
-    before_views = runner.store.discrepancies(DiscrepancyFilter(status="all"))
+    before = _stored(runner.store)
 
     def crash(at: str) -> None:
         if at == label:
@@ -70,10 +90,8 @@ def test_a_failure_anywhere_in_record_run_writes_nothing(
             changes=[ObservedChange("product", "price", "storefront", "pim", "bot", T0)],
         )
 
-    after = _row_counts(runner.store)
-    assert after == {**before, "runs": before["runs"] + 1}  # only the begin_run row
+    _assert_nothing_written(runner.store, before)  # only the begin_run row
     assert runner.store.cursor("storefront", "product") == "c1"
-    assert runner.store.discrepancies(DiscrepancyFilter(status="all")) == before_views
     crashed = runner.store.runs(limit=1)[0]
     assert (crashed.status, crashed.sources) == ("running", ())
 
@@ -89,14 +107,17 @@ def test_a_failure_anywhere_in_record_run_writes_nothing(
 
 @pytest.mark.parametrize(
     "refused",
-    ['INSERT INTO "discrepancies"', 'INSERT INTO "alert_events"', "UPDATE discrepancies SET last_seen"],
+    [
+        'INSERT INTO "discrepancies"',
+        'INSERT INTO "alert_events"',
+        "UPDATE discrepancies SET last_seen",
+    ],
 )
 def test_a_write_refused_on_the_write_behind_thread_writes_nothing(
     runner: Runner, monkeypatch: pytest.MonkeyPatch, refused: str
 ) -> None:
     runner.run([mismatch("SKU-1"), mismatch("SKU-2")], cursors={("storefront", "product"): "c1"})
-    before = _row_counts(runner.store)
-    before_views = runner.store.discrepancies(DiscrepancyFilter(status="all"))
+    before = _stored(runner.store)
     execute = Codec.execute
     threads: set[str] = set()
 
@@ -116,9 +137,8 @@ def test_a_write_refused_on_the_write_behind_thread_writes_nothing(
 
     assert threads
     assert threading.current_thread().name not in threads
-    assert _row_counts(runner.store) == {**before, "runs": before["runs"] + 1}
+    _assert_nothing_written(runner.store, before)
     assert runner.store.cursor("storefront", "product") == "c1"
-    assert runner.store.discrepancies(DiscrepancyFilter(status="all")) == before_views
     assert runner.store.runs(limit=1)[0].status == "running"
 
 
@@ -126,7 +146,12 @@ def test_begin_run_commits_a_running_row_at_once(store: Store) -> None:
     run_id = store.begin_run("incremental", T0)
     run = store.last_run()
     assert run is not None
-    assert (run.id, run.mode, run.status, run.finished_at) == (run_id, "incremental", "running", None)
+    assert (run.id, run.mode, run.status, run.finished_at) == (
+        run_id,
+        "incremental",
+        "running",
+        None,
+    )
     assert store.abort_stale_runs(T0) == 1
     assert store.abort_stale_runs(T0) == 0
 
