@@ -9,9 +9,10 @@ store (``UTCDateTime``: naive UTC text on SQLite, ``timestamptz`` on PostgreSQL;
 most timestamps of a run are its ``now``. Everything else keeps using Core and the typed models.
 
 On SQLite, rows are inserted up to a few thousand to a statement (as many as its limit of bound
-parameters allows) rather than one statement execution per row. Binding parameters is most of the sqlite3 module's cost (a NULL more than a
-value), and most columns of a run's rows hold the same value (kind, status, the run's ``now``,
-the run id), so a value shared by every row of a statement is bound once
+parameters allows) rather than one statement execution per row. Binding parameters is most of
+the sqlite3 module's cost (a NULL more than a value), and most columns of a run's rows hold the
+same value (kind, status, the run's ``now``, the run id), so a value shared by every row of a
+statement is bound once
 (``INSERT ... SELECT column1, ..., ? FROM (VALUES (?, ?), ...)``). On PostgreSQL, psycopg's
 ``executemany`` (one pipeline) does better. Either way, a column that is NULL in every row is
 left out when it has no server default: the result is the same NULL.
