@@ -16,7 +16,7 @@ import polars as pl
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
 from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize
 from detector.config.ownership import OwnershipEntry
-from detector.engine.mapping import HASH, KEY, MATCH, UNIQUE, CanonicalFrame
+from detector.engine.mapping import FIRST, HASH, KEY, MATCH, UNIQUE, CanonicalFrame
 from detector.engine.parallel import in_parallel
 from detector.model import Discrepancy, Kind, Severity
 
@@ -70,12 +70,7 @@ def _align(owner: CanonicalFrame, reader: CanonicalFrame) -> pl.DataFrame:
     hash, the join is redone on the text.
     """
     on = HASH if owner.hash_safe and reader.hash_safe else MATCH
-    left = owner.records.lazy().select(
-        on, UNIQUE, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_O_ROW)
-    )
-    right = reader.records.lazy().select(
-        on, UNIQUE, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_R_ROW)
-    )
+    left, right = _side(owner, on, _O_ROW), _side(reader, on, _R_ROW)
     aligned = left.join(right, on=on, how="full", coalesce=True, suffix=_READER).collect()
     if on == HASH:
         both = aligned.filter(pl.col(_O_ROW).is_not_null() & pl.col(_R_ROW).is_not_null())
@@ -92,6 +87,20 @@ def _align(owner: CanonicalFrame, reader: CanonicalFrame) -> pl.DataFrame:
             )
             return _align(collided, reader)
     return aligned
+
+
+def _side(frame: CanonicalFrame, on: str, position: str) -> pl.LazyFrame:
+    """One side of the alignment: ``on``, UNIQUE and the record's position, one record per key.
+
+    Of a key held more than once only its first record takes part (it stands for the key in
+    presence checks); positions still count every record, so they index ``frame.records``.
+    """
+    sided = frame.records.lazy().select(
+        on, UNIQUE, FIRST, pl.int_range(pl.len(), dtype=pl.UInt32).alias(position)
+    )
+    if frame.duplicates.height:
+        sided = sided.filter(FIRST)
+    return sided.drop(FIRST)
 
 
 def compare_pair(

@@ -16,6 +16,7 @@ import polars as pl
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec, SourceFrame
 
 __all__ = [
+    "FIRST",
     "KEY",
     "KEY_SEPARATOR",
     "MATCH",
@@ -29,7 +30,9 @@ KEY = "__key__"
 MATCH = "__match__"
 HASH = "__hash__"
 UNIQUE = "__unique__"
+FIRST = "__first__"
 KEY_SEPARATOR = "|"
+_POSITION = "__position__"
 
 
 @dataclass(slots=True)
@@ -37,10 +40,13 @@ class CanonicalFrame:
     system: str
     entity: str
     records: pl.DataFrame
-    """One row per distinct key in scope: HASH, MATCH, KEY, UNIQUE, ROW_COLUMN and the fields.
+    """One row per record in scope: HASH, MATCH, KEY, UNIQUE, FIRST, ROW_COLUMN and the fields.
 
-    ``UNIQUE`` is False for a key held more than once; its field values are then null and it
-    takes part only in presence checks (missing/orphan), never in value comparison.
+    ``UNIQUE`` is False on every record of a key held more than once: such a key takes part
+    only in presence checks (missing/orphan), never in value comparison. ``FIRST`` marks the
+    one record that stands for its key when systems are aligned (every record of a unique key,
+    the first of a repeated one). Records stay where the source put them: dropping the few
+    repeated ones would copy every column of a million-row frame.
     """
     duplicates: pl.DataFrame
     """MATCH, KEY, rows (list of record positions) for keys held more than once."""
@@ -48,6 +54,11 @@ class CanonicalFrame:
     """Records in scope after ``where``."""
     hash_safe: bool = True
     """False when two different keys share a 64-bit hash: align on MATCH text instead."""
+
+    @property
+    def key_count(self) -> int:
+        """Distinct keys in scope (a key held more than once counts once)."""
+        return self.records.height - sum(len(rows) - 1 for rows in self.duplicates["rows"])
 
     @property
     def align_on(self) -> str:
@@ -113,36 +124,41 @@ def canonical_frame(frame: SourceFrame, spec: ResourceSpec, key_compare: str) ->
         return CanonicalFrame(
             system=spec.system,
             entity=spec.entity,
-            records=selected.with_columns(pl.lit(value=True).alias(UNIQUE)),
+            records=selected.with_columns(
+                pl.lit(value=True).alias(UNIQUE), pl.lit(value=True).alias(FIRST)
+            ),
             duplicates=pl.DataFrame(
                 schema={MATCH: pl.Utf8, KEY: pl.Utf8, "rows": pl.List(pl.Int64)}
             ),
             in_scope=selected.height,
         )
-    suspects = selected.filter(repeated)
+    suspects = selected.with_row_index(_POSITION).filter(repeated)
     groups = suspects.group_by(HASH, maintain_order=True).agg(
         pl.col(MATCH).n_unique().alias("__distinct__"),
         pl.col(MATCH).first(),
         pl.col(KEY).first(),
         pl.col(ROW_COLUMN).alias("rows"),
+        pl.col(_POSITION).first(),
     )
     if groups.get_column("__distinct__").max() != 1:
         # two different keys share a hash: rare beyond belief, handled exactly all the same
         hash_safe = False
         groups = (
             suspects.group_by(MATCH, maintain_order=True)
-            .agg(pl.col(HASH).first(), pl.col(KEY).first(), pl.col(ROW_COLUMN).alias("rows"))
+            .agg(
+                pl.col(KEY).first(),
+                pl.col(ROW_COLUMN).alias("rows"),
+                pl.col(_POSITION).first(),
+            )
             .filter(pl.col("rows").list.len() > 1)
         )
         repeated = selected.get_column(MATCH).is_in(groups.get_column(MATCH).implode())
-    duplicates = groups.select(MATCH, KEY, "rows")
-    held_once = selected.filter(~repeated).with_columns(pl.lit(value=True).alias(UNIQUE))
-    held_twice = groups.select(HASH, MATCH, KEY, pl.lit(value=False).alias(UNIQUE))
+    first = (~repeated).scatter(groups.get_column(_POSITION), values=True)
     return CanonicalFrame(
         system=spec.system,
         entity=spec.entity,
-        records=pl.concat([held_once, held_twice], how="diagonal", rechunk=True),
-        duplicates=duplicates,
+        records=selected.with_columns((~repeated).alias(UNIQUE), first.alias(FIRST)),
+        duplicates=groups.select(MATCH, KEY, "rows"),
         in_scope=selected.height,
         hash_safe=hash_safe,
     )

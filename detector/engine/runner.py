@@ -386,7 +386,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 def _mass_limit(config: Config, owner: CanonicalFrame) -> int:
     settings = config.settings
-    return max(settings.mass_missing_min, int(settings.mass_missing_ratio * owner.records.height))
+    return max(settings.mass_missing_min, int(settings.mass_missing_ratio * owner.key_count))
 
 
 def _hold_back(reader: SourceRead, owner: str, counts: tuple[int, int]) -> None:
