@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
+from connectors import rawlines
 from connectors.base import ROW_COLUMN, ConnectorContext, ResourceSpec
 from connectors.csv_file import CsvConnector, CsvOptions
 from detector.errors import SourceFatalError
@@ -354,3 +355,29 @@ def test_change_log_missing_file_is_fatal(tmp_path: Path) -> None:
 def test_no_change_log_named_means_no_changes(tmp_path: Path) -> None:
     spec: ResourceSpec = make_spec("stock", "sku")
     assert list(connector(tmp_path).read_changes(spec, datetime.now(tz=UTC))) == []
+
+
+def test_short_and_blank_rows_far_apart_keep_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows whose last cell is empty are looked up as raw lines across many newline blocks."""
+    monkeypatch.setattr(rawlines, "_BLOCK", 64)
+    lines = ["sku,location,qty,title"]
+    short, blank = [], []
+    for n in range(2, 400):
+        if n % 37 == 0:
+            lines.append(f"S{n},B,1")
+            short.append(n)
+        elif n % 53 == 0:
+            lines.append("")
+            blank.append(n)
+        elif n % 11 == 0:
+            lines.append(f'S{n},B,"1,5",')  # an empty last cell after a quoted comma: not short
+        else:
+            lines.append(f"S{n},B,1,t")
+    write(tmp_path, "stock.csv", "\n".join(lines) + "\n")
+    frame = connector(tmp_path).read(STOCK_SPEC)
+    assert [(p.row, "found 3" in str(p)) for p in frame.problems] == [(n, True) for n in short]
+    kept = frame.data.get_column(ROW_COLUMN).to_list()
+    assert kept == [n for n in range(2, 400) if n not in short and n not in blank]
+    assert frame.data.filter(pl.col(ROW_COLUMN) == 11).get_column("qty").to_list() == ["1,5"]
