@@ -13,11 +13,12 @@ counts differ. Nothing here commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -38,14 +39,12 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from detector.model import Discrepancy, Kind, ObservedChange, Scope, SourceReport, SourceStatus
 from detector.storage import lifecycle
 from detector.storage.bulk import Codec, Statement
-from detector.storage.models import Base, EventType
+from detector.storage.models import EventType, metadata
 from detector.storage.pipeline import WriteBehind
 from detector.storage.views import DiscrepancyView, SourceView
 
@@ -62,30 +61,40 @@ CHUNK = 5000
 SLICE = 10_000
 """Found discrepancies built per hand-over to the write-behind thread."""
 
-SOURCES = Base.metadata.tables["run_sources"]
-DISCREPANCIES = Base.metadata.tables["discrepancies"]
-EVENTS = Base.metadata.tables["alert_events"]
-CURSORS = Base.metadata.tables["cursors"]
-CHANGES = Base.metadata.tables["observed_changes"]
-HASHES = Base.metadata.tables["record_hashes"]
+SOURCES = metadata.tables["run_sources"]
+DISCREPANCIES = metadata.tables["discrepancies"]
+EVENTS = metadata.tables["alert_events"]
+CURSORS = metadata.tables["cursors"]
+CHANGES = metadata.tables["observed_changes"]
+HASHES = metadata.tables["record_hashes"]
 
-# Per-transaction scratch tables (dropped at commit on PostgreSQL, explicitly on SQLite).
-_SCRATCH = MetaData()
-SEEN = Table(
-    "fw_seen",
-    _SCRATCH,
-    Column("id", String(64), primary_key=True),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
-SCOPE_KEYS = Table(
-    "fw_scope_keys",
-    _SCRATCH,
-    Column("scope_no", Integer, primary_key=True),
-    Column("key", Text, primary_key=True),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
+
+@functools.cache
+def _scratch_tables(dialect: str) -> tuple[Table, Table]:
+    """The per-transaction scratch tables ``fw_seen`` and ``fw_scope_keys`` for ``dialect``.
+
+    Dropped at commit on PostgreSQL (``ON COMMIT DROP``), explicitly on SQLite. The PostgreSQL
+    option is given only there: naming a dialect's option loads that dialect's whole package,
+    a fiftieth of a second of every command's start-up on a SQLite store.
+    """
+    options: dict[str, Any] = {"postgresql_on_commit": "DROP"} if dialect == "postgresql" else {}
+    scratch = MetaData()
+    seen = Table(
+        "fw_seen",
+        scratch,
+        Column("id", String(64), primary_key=True),
+        prefixes=["TEMPORARY"],
+        **options,
+    )
+    scope_keys = Table(
+        "fw_scope_keys",
+        scratch,
+        Column("scope_no", Integer, primary_key=True),
+        Column("key", Text, primary_key=True),
+        prefixes=["TEMPORARY"],
+        **options,
+    )
+    return seen, scope_keys
 
 
 _COLUMNS: tuple[str, ...] = tuple(c.name for c in DISCREPANCIES.columns)
@@ -183,6 +192,7 @@ class RunRecorder:
         self.conn = conn
         self.behind = behind
         self.codec = Codec(conn)
+        self._seen, self._scope_keys = _scratch_tables(conn.dialect.name)
         self.run_id = run_id
         self.now = now
         self.reminder_after = reminder_after
@@ -265,11 +275,9 @@ class RunRecorder:
         self.statuses = Counter(map(_STATUS, views))
         groups = Counter((d.entity, d.system, d.kind, d.owner, d.field) for d in found.values())
         self.behind.drain()
-        self._resolve_absent(
-            found, groups, [s for s in scopes if (s.entity, s.system) in had_rows]
-        )
+        self._resolve_absent(found, groups, [s for s in scopes if (s.entity, s.system) in had_rows])
         if self._seen_filled:
-            _drop_scratch(self.conn, SEEN)
+            _drop_scratch(self.conn, self._seen)
         return views
 
     def _sighted(
@@ -349,8 +357,8 @@ class RunRecorder:
     def _fill_seen(self, found: Mapping[str, Discrepancy]) -> None:
         """Put the run's ids into the ``fw_seen`` scratch table (once)."""
         if not self._seen_filled:
-            _create_scratch(self.conn, SEEN)
-            self.codec.insert(SEEN, ("id",), list(zip(sorted(found), strict=True)))
+            _create_scratch(self.conn, self._seen)
+            self.codec.insert(self._seen, ("id",), list(zip(sorted(found), strict=True)))
             if self.codec.postgres:
                 self.conn.exec_driver_sql("ANALYZE fw_seen")  # temp tables get no autovacuum
             self._seen_filled = True
@@ -392,9 +400,11 @@ class RunRecorder:
         ]
         keyed = [(n, s) for n, s in live if s.keys is not None]
         if keyed:
-            _create_scratch(conn, SCOPE_KEYS)
+            _create_scratch(conn, self._scope_keys)
             codec.insert(
-                SCOPE_KEYS, ("scope_no", "key"), [(n, k) for n, s in keyed for k in s.keys or ()]
+                self._scope_keys,
+                ("scope_no", "key"),
+                [(n, k) for n, s in keyed for k in s.keys or ()],
             )
         gone: dict[str, DiscrepancyView] = {}
         for n, scope in live:
@@ -431,7 +441,7 @@ class RunRecorder:
             for row in self._load(_SELECT_ALL + where + _NOT_SEEN, params):
                 gone[row.id] = row
         if keyed:
-            _drop_scratch(conn, SCOPE_KEYS)
+            _drop_scratch(conn, self._scope_keys)
         if not gone:
             return
         codec.update_by_id(
@@ -582,6 +592,22 @@ def _drop_scratch(conn: Connection, table: Table) -> None:
         table.drop(conn)
 
 
+def _dialect_insert(dialect: str) -> Callable[[Table], Any]:
+    """The dialect's own ``insert`` (the one with ``ON CONFLICT``), imported on first use.
+
+    Importing ``sqlalchemy.dialects.postgresql`` also loads its asyncpg, pg8000 and psycopg
+    modules: a fiftieth of a second of every command's start-up on a SQLite store, which never
+    needs them. A PostgreSQL engine has loaded that package already.
+    """
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+        return sqlite_insert
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # noqa: PLC0415
+
+    return postgresql_insert
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -594,7 +620,7 @@ def upsert(
         return
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        stmt = sqlite_dialect.insert(table) if dialect == "sqlite" else pg.insert(table)
+        stmt = _dialect_insert(dialect)(table)
         if update_columns:
             stmt = stmt.on_conflict_do_update(
                 index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns}
