@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 
 from detector.service import RunReport
 from detector.storage import Store
-from detector.storage.models import Base
+from detector.storage.models import metadata
 
 __all__ = ["Metrics", "delivery_counts"]
 
-_DELIVERIES = Base.metadata.tables["alert_deliveries"]
+_DELIVERIES = metadata.tables["alert_deliveries"]
 
 
 def delivery_counts(store: Store) -> dict[tuple[str, str], int]:

@@ -40,7 +40,7 @@ from sqlalchemy import (
     update,
 )
 
-from detector.storage.models import Base, DeliveryStatus, EventType
+from detector.storage.models import DeliveryStatus, EventType, metadata
 from detector.storage.recording import chunks
 from detector.storage.store import Store
 from detector.storage.views import EventView
@@ -58,8 +58,8 @@ __all__ = [
     "record_attempts",
 ]
 
-EVENTS = Base.metadata.tables["alert_events"]
-DELIVERIES = Base.metadata.tables["alert_deliveries"]
+EVENTS = metadata.tables["alert_events"]
+DELIVERIES = metadata.tables["alert_deliveries"]
 
 SOURCE_EVENTS = (EventType.SOURCE_FAILED, EventType.SOURCE_RECOVERED)
 SOURCE_EVENT_SEVERITY = "high"

@@ -24,7 +24,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, in
 from sqlalchemy.engine import Connection
 
 from detector.errors import StorageError
-from detector.storage.models import Base
+from detector.storage.models import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -116,7 +116,7 @@ def _create_at_head(connection: Connection) -> None:
     test_schema.py compares the two, and the migrations with the models) but costs a new
     store, the benchmark's every run among them, Alembic's import and its bookkeeping.
     """
-    Base.metadata.create_all(connection)
+    metadata.create_all(connection)
     version = Table(
         VERSION_TABLE,
         MetaData(),

@@ -1,48 +1,49 @@
-"""The storage schema as typed ORM models.
+"""The storage schema as SQLAlchemy Core tables.
 
-The store writes these tables mostly through Core (bulk ``executemany`` on ``Model.__table__``)
-because a run can touch 100,000 rows; the mapped classes document the schema, give Alembic its
-target metadata and serve the small reads. Every timestamp is an aware UTC datetime
-(:class:`~detector.storage.types.UTCDateTime`).
+The store reads and writes these tables through Core (bulk statements on the hot path, since a
+run can touch 100,000 rows); nothing maps rows to objects, so the schema is plain ``Table``
+definitions, which also spares every command importing the ORM (a twentieth of a second). They
+document the schema and give Alembic its target metadata. Every timestamp is an aware UTC
+datetime (:class:`~detector.storage.types.UTCDateTime`).
 
-Changing a model means adding a migration under ``migrations/versions``; a test compares the
+Changing a table means adding a migration under ``migrations/versions``; a test compares the
 migrated schema with this metadata.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from detector.storage.types import JSONValue, UTCDateTime
 
 __all__ = [
-    "AlertDelivery",
-    "AlertEvent",
-    "Base",
-    "Cursor",
+    "ALERT_DELIVERIES",
+    "ALERT_EVENTS",
+    "CURSORS",
+    "DISCREPANCIES",
+    "OBSERVED_CHANGES",
+    "RECORD_HASHES",
+    "RUNS",
+    "RUN_SOURCES",
     "DeliveryStatus",
     "EventType",
-    "ObservedChangeRow",
-    "RecordHash",
-    "Run",
-    "RunSource",
-    "StoredDiscrepancy",
+    "metadata",
 ]
 
 NAMING_CONVENTION = {
@@ -82,185 +83,173 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Run(Base):
-    """One reconciliation, inserted ``running`` when it starts and finished by ``record_run``."""
-
-    __tablename__ = "runs"
-    __table_args__ = (
-        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
-        Index("ix_runs_status", "status"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    mode: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
-    started_at: Mapped[datetime]
-    finished_at: Mapped[datetime | None]
-    records: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    values_compared: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    discrepancies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    opened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    resolved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    by_kind: Mapped[dict[str, int] | None] = mapped_column(JSONValue)
-    error: Mapped[str | None] = mapped_column(Text)
+def _count(name: str) -> Column[int]:
+    """A counter column: NOT NULL, 0 when not given."""
+    return Column(name, Integer, nullable=False, default=0, server_default="0")
 
 
-class RunSource(Base):
-    """How reading one (system, entity) went in one run."""
-
-    __tablename__ = "run_sources"
-    __table_args__ = (Index("ix_run_sources_system_entity", "system", "entity", "run_id"),)
-
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    system: Mapped[str] = mapped_column(String(200), primary_key=True)
-    entity: Mapped[str] = mapped_column(String(200), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
-    records: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    problems: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    error: Mapped[str | None] = mapped_column(Text)
-    error_kind: Mapped[str | None] = mapped_column(String(64))
-    duration_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
-    problem_samples: Mapped[list[str] | None] = mapped_column(JSONValue)
+def _at(name: str, *, nullable: bool) -> Column[datetime]:
+    return Column(name, UTCDateTime(), nullable=nullable)
 
 
-class StoredDiscrepancy(Base):
-    """One problem, keyed by its SPEC fingerprint, carried across runs.
+RUNS = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mode", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    _at("started_at", nullable=False),
+    _at("finished_at", nullable=True),
+    _count("records"),
+    _count("values_compared"),
+    _count("discrepancies"),
+    _count("opened"),
+    _count("resolved"),
+    _count("reopened"),
+    Column("by_kind", JSONValue),
+    Column("error", Text),
+    CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+    Index("ix_runs_status", "status"),
+)
+"""One reconciliation, inserted ``running`` when it starts and finished by ``record_run``."""
 
-    ``first_seen`` is the very first sighting; ``detected_at`` starts the current episode (it
-    moves when a resolved discrepancy comes back) and is what ``lag`` counts from when the
-    owner's change log says nothing.
-    """
+RUN_SOURCES = Table(
+    "run_sources",
+    metadata,
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("system", String(200), primary_key=True),
+    Column("entity", String(200), primary_key=True),
+    Column("status", String(16), nullable=False),
+    _count("records"),
+    _count("problems"),
+    Column("error", Text),
+    Column("error_kind", String(64)),
+    Column("duration_s", Float, nullable=False, default=0.0, server_default="0"),
+    Column("problem_samples", JSONValue),
+    Index("ix_run_sources_system_entity", "system", "entity", "run_id"),
+)
+"""How reading one (system, entity) went in one run."""
 
-    __tablename__ = "discrepancies"
-    __table_args__ = (
-        CheckConstraint(_one_of("status", DISCREPANCY_STATUSES), name="status"),
-        # Serves resolution by scope (counts come from the index alone) and keyed lookups.
-        Index("ix_discrepancies_scope", "entity", "system", "kind", "status", "key"),
-        Index("ix_discrepancies_status", "status"),
-    )
+DISCREPANCIES = Table(
+    "discrepancies",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("entity", String(200), nullable=False),
+    Column("key", Text),
+    Column("field", String(200)),
+    Column("owner", String(200)),
+    Column("system", String(200), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner_value", Text),
+    Column("system_value", Text),
+    Column("writer", Text),
+    _at("changed_at", nullable=True),
+    _at("owner_changed_at", nullable=True),
+    _at("first_seen", nullable=False),
+    _at("last_seen", nullable=False),
+    _at("detected_at", nullable=False),
+    _at("opened_at", nullable=True),
+    _at("resolved_at", nullable=True),
+    Column("ack_note", Text),
+    _at("acked_at", nullable=True),
+    _at("last_alerted_at", nullable=True),
+    Column("personal", Boolean, nullable=False, default=False, server_default=false()),
+    Column("detail", Text),
+    Column("last_run_id", ForeignKey("runs.id", ondelete="SET NULL")),
+    CheckConstraint(_one_of("status", DISCREPANCY_STATUSES), name="status"),
+    # Serves resolution by scope (counts come from the index alone) and keyed lookups.
+    Index("ix_discrepancies_scope", "entity", "system", "kind", "status", "key"),
+    Index("ix_discrepancies_status", "status"),
+)
+"""One problem, keyed by its SPEC fingerprint, carried across runs.
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    entity: Mapped[str] = mapped_column(String(200))
-    key: Mapped[str | None] = mapped_column(Text)
-    field: Mapped[str | None] = mapped_column(String(200))
-    owner: Mapped[str | None] = mapped_column(String(200))
-    system: Mapped[str] = mapped_column(String(200))
-    severity: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    owner_value: Mapped[str | None] = mapped_column(Text)
-    system_value: Mapped[str | None] = mapped_column(Text)
-    writer: Mapped[str | None] = mapped_column(Text)
-    changed_at: Mapped[datetime | None]
-    owner_changed_at: Mapped[datetime | None]
-    first_seen: Mapped[datetime]
-    last_seen: Mapped[datetime]
-    detected_at: Mapped[datetime]
-    opened_at: Mapped[datetime | None]
-    resolved_at: Mapped[datetime | None]
-    ack_note: Mapped[str | None] = mapped_column(Text)
-    acked_at: Mapped[datetime | None]
-    last_alerted_at: Mapped[datetime | None]
-    personal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    detail: Mapped[str | None] = mapped_column(Text)
-    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+``first_seen`` is the very first sighting; ``detected_at`` starts the current episode (it moves
+when a resolved discrepancy comes back) and is what ``lag`` counts from when the owner's change
+log says nothing.
+"""
 
+ALERT_EVENTS = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _at("at", nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("discrepancy_id", ForeignKey("discrepancies.id", ondelete="SET NULL")),
+    Column("run_id", ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("kind", String(32)),
+    Column("entity", String(200)),
+    Column("field", String(200)),
+    Column("system", String(200)),
+    Column("severity", String(16)),
+    Column("status", String(16)),
+    Column("payload", JSONValue, nullable=False),
+    CheckConstraint(_one_of("event", EVENT_TYPES), name="event"),
+    Index("ix_alert_events_at", "at"),
+    Index("ix_alert_events_run_id", "run_id"),
+)
+"""The outbox: one lifecycle event, written in the run's transaction, delivered after it.
 
-class AlertEvent(Base):
-    """The outbox: one lifecycle event, written in the run's transaction, delivered after it.
+``payload`` is a snapshot (the SPEC discrepancy object, personal values masked, or the source
+report); the denormalised kind/entity/field/system/severity/status columns let the ``alerts``
+command and the sinks filter without parsing JSON. ``discrepancy_id`` has no index: nothing
+looks events up by it, and a run writing 100,000 events would pay for one.
+"""
 
-    ``payload`` is a snapshot (the SPEC discrepancy object, personal values masked, or the
-    source report); the denormalised kind/entity/field/system/severity/status columns let the
-    ``alerts`` command and the sinks filter without parsing JSON. ``discrepancy_id`` has no
-    index: nothing looks events up by it, and a run writing 100,000 events would pay for one.
-    """
+ALERT_DELIVERIES = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
+    Column("sink", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="pending", server_default="pending"),
+    _count("attempts"),
+    _at("next_attempt_at", nullable=True),
+    Column("last_error", Text),
+    _at("delivered_at", nullable=True),
+    CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+    UniqueConstraint("event_id", "sink"),
+    Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+)
+"""One event's delivery to one sink; rows are created and advanced by the dispatcher."""
 
-    __tablename__ = "alert_events"
-    __table_args__ = (
-        CheckConstraint(_one_of("event", EVENT_TYPES), name="event"),
-        Index("ix_alert_events_at", "at"),
-        Index("ix_alert_events_run_id", "run_id"),
-    )
+CURSORS = Table(
+    "cursors",
+    metadata,
+    Column("system", String(200), primary_key=True),
+    Column("entity", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    _at("updated_at", nullable=False),
+    Column("run_id", ForeignKey("runs.id", ondelete="SET NULL")),
+)
+"""Where a (system, entity) change log resumes; written only together with its run."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime]
-    event: Mapped[str] = mapped_column(String(32))
-    discrepancy_id: Mapped[str | None] = mapped_column(
-        ForeignKey("discrepancies.id", ondelete="SET NULL")
-    )
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
-    kind: Mapped[str | None] = mapped_column(String(32))
-    entity: Mapped[str | None] = mapped_column(String(200))
-    field: Mapped[str | None] = mapped_column(String(200))
-    system: Mapped[str | None] = mapped_column(String(200))
-    severity: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str | None] = mapped_column(String(16))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+OBSERVED_CHANGES = Table(
+    "observed_changes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("entity", String(200), nullable=False),
+    Column("field", String(200), nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("acting_system", String(200), nullable=False),
+    Column("actor", Text),
+    _at("changed_at", nullable=False),
+    Column("run_id", ForeignKey("runs.id", ondelete="SET NULL")),
+    Index("ix_observed_changes_changed_at", "changed_at"),
+    Index("ix_observed_changes_entity_field", "entity", "field"),
+)
+"""A change-log entry kept as evidence of who writes a field; ``id`` dedupes overlap re-reads."""
 
-
-class AlertDelivery(Base):
-    """One event's delivery to one sink; rows are created and advanced by the dispatcher."""
-
-    __tablename__ = "alert_deliveries"
-    __table_args__ = (
-        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
-        UniqueConstraint("event_id", "sink"),
-        Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"))
-    sink: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    next_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None]
-
-
-class Cursor(Base):
-    """Where a (system, entity) change log resumes; written only together with its run."""
-
-    __tablename__ = "cursors"
-
-    system: Mapped[str] = mapped_column(String(200), primary_key=True)
-    entity: Mapped[str] = mapped_column(String(200), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime]
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
-
-
-class ObservedChangeRow(Base):
-    """A change-log entry kept as evidence of who writes a field; ``id`` dedupes overlap re-reads."""
-
-    __tablename__ = "observed_changes"
-    __table_args__ = (
-        Index("ix_observed_changes_changed_at", "changed_at"),
-        Index("ix_observed_changes_entity_field", "entity", "field"),
-    )
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    entity: Mapped[str] = mapped_column(String(200))
-    field: Mapped[str] = mapped_column(String(200))
-    system: Mapped[str] = mapped_column(String(200))
-    acting_system: Mapped[str] = mapped_column(String(200))
-    actor: Mapped[str | None] = mapped_column(Text)
-    changed_at: Mapped[datetime]
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
-
-
-class RecordHash(Base):
-    """Per-record content hash for systems without a change log (changes derived by comparing)."""
-
-    __tablename__ = "record_hashes"
-
-    system: Mapped[str] = mapped_column(String(200), primary_key=True)
-    entity: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    hash: Mapped[str] = mapped_column(String(128))
+RECORD_HASHES = Table(
+    "record_hashes",
+    metadata,
+    Column("system", String(200), primary_key=True),
+    Column("entity", String(200), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("hash", String(128), nullable=False),
+)
+"""Per-record content hash for systems without a change log (changes derived by comparing)."""

@@ -27,7 +27,7 @@ from detector.model import Discrepancy, ObservedChange, RunResult, RunStatus, So
 from detector.storage import lifecycle
 from detector.storage.engine import WRITE_OPTION, create_store_engine, safe_url, translate_errors
 from detector.storage.migrate import current_revision, head_revision, upgrade
-from detector.storage.models import Base, EventType
+from detector.storage.models import EventType, metadata
 from detector.storage.pipeline import WriteBehind
 from detector.storage.recording import RunRecorder, chunks, paused_gc, write_record_hashes
 from detector.storage.views import (
@@ -53,14 +53,14 @@ __all__ = [
 DEFAULT_REMINDER = timedelta(hours=24)
 CRASH_ENV = "RECON_CRASH_AT"
 
-RUNS = Base.metadata.tables["runs"]
-SOURCES = Base.metadata.tables["run_sources"]
-DISCREPANCIES = Base.metadata.tables["discrepancies"]
-EVENTS = Base.metadata.tables["alert_events"]
-DELIVERIES = Base.metadata.tables["alert_deliveries"]
-CURSORS = Base.metadata.tables["cursors"]
-CHANGES = Base.metadata.tables["observed_changes"]
-HASHES = Base.metadata.tables["record_hashes"]
+RUNS = metadata.tables["runs"]
+SOURCES = metadata.tables["run_sources"]
+DISCREPANCIES = metadata.tables["discrepancies"]
+EVENTS = metadata.tables["alert_events"]
+DELIVERIES = metadata.tables["alert_deliveries"]
+CURSORS = metadata.tables["cursors"]
+CHANGES = metadata.tables["observed_changes"]
+HASHES = metadata.tables["record_hashes"]
 
 _SEVERITY_ORDER = case(
     {"critical": 3, "high": 2, "medium": 1, "low": 0}, value=DISCREPANCIES.c.severity, else_=-1

@@ -18,7 +18,7 @@ from detector.errors import LockedError, StorageError
 from detector.storage import Store
 from detector.storage import engine as engine_module
 from detector.storage.migrate import SCHEMA_HEAD, VERSION_TABLE, alembic_config, head_revision
-from detector.storage.models import Base
+from detector.storage.models import metadata
 from tests.storage.conftest import T0, Runner, mismatch
 
 TABLES = {
@@ -85,10 +85,10 @@ def test_a_new_database_built_at_head_equals_one_built_by_every_migration(store_
             context = MigrationContext.configure(
                 conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
             )
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, metadata) == []
             stamp = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one()
         with engine.begin() as conn:
-            Base.metadata.drop_all(conn)
+            metadata.drop_all(conn)
             conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
         with Store.open(store_url) as store:
             assert store.schema_revision() == stamp == SCHEMA_HEAD

@@ -14,7 +14,7 @@ from detector.model import ObservedChange, RunResult, SourceReport, SourceStatus
 from detector.storage import DiscrepancyFilter, Store
 from detector.storage import store as store_module
 from detector.storage.bulk import Codec, Statement
-from detector.storage.models import Base
+from detector.storage.models import metadata
 from detector.storage.views import DiscrepancyView
 from tests.storage.conftest import T0, Runner, mismatch
 
@@ -34,7 +34,7 @@ def _row_counts(store: Store) -> dict[str, int]:
     with store._read("count rows") as conn:
         return {
             name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for name, table in Base.metadata.tables.items()
+            for name, table in metadata.tables.items()
         }
 
 

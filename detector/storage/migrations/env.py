@@ -10,10 +10,10 @@ from __future__ import annotations
 from alembic import context
 
 from detector.storage.migrate import VERSION_TABLE
-from detector.storage.models import Base
+from detector.storage.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:
