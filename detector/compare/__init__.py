@@ -43,23 +43,9 @@ __all__ = [
     "comparator_names",
     "equal",
     "normalize",
-    "relative_cost",
 ]
 
 _NUMERIC_TYPES = frozenset({"number", "money", "integer"})
-
-
-_RELATIVE_COST = {"html": 5, "phone": 3}
-"""What normalising one value of a compare type costs, next to the others' (about 1 each).
-
-Measured on the benchmark: html about 1.25 µs a value, phone 0.66, text, money and number
-0.2-0.4. Only used to start the costliest comparisons first, so none is left to run alone.
-"""
-
-
-def relative_cost(compare_type: str) -> int:
-    """A rough weight of normalising one value of ``compare_type`` (see ``_RELATIVE_COST``)."""
-    return _RELATIVE_COST.get(compare_type, 1)
 
 
 def comparator_names() -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
-from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize, relative_cost
+from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize
 from detector.config.ownership import OwnershipEntry
 from detector.engine.mapping import FIRST, HASH, KEY, MATCH, UNIQUE, CanonicalFrame
 from detector.engine.parallel import in_parallel
@@ -164,7 +164,7 @@ def compare_pair(
     normalised = in_parallel(
         lambda job: normalize(job[0], job[1], scale=job[2].scale, value_map=job[2].value_map),
         jobs,
-        cost=lambda job: job[0].len() * relative_cost(job[1].type),
+        cost=lambda job: job[0].len(),
     )
     for n, candidates in enumerate(fields):
         _findings(candidates, normalised[2 * n], normalised[2 * n + 1], owner, reader, result)

@@ -18,7 +18,6 @@ import polars as pl
 import structlog
 
 from connectors.base import KeyTuple, ResourceSpec
-from detector.compare import relative_cost
 from detector.config import Config, OwnershipEntry
 from detector.engine.changes import (
     ChangeLog,
@@ -286,14 +285,10 @@ def _reconcile_entity(
             mass_limit=None if accept_mass_missing else _mass_limit(config, frames[owner]),
         )
 
-    def cost(pair: tuple[str, str, list[OwnershipEntry]]) -> int:
-        _, reader, entries = pair
-        return frames[reader].records.height * sum(relative_cost(e.rule.type) for e in entries)
-
-    # pairs compare side by side, costliest first (each also spreads its comparators over
-    # threads); what they found is applied in the ownership map's order
+    # pairs compare side by side (each also spreads its comparators over threads); what they
+    # found is applied in the ownership map's order
     for (owner, reader, entries), found in zip(
-        comparable, in_parallel(compare, comparable, cost=cost), strict=True
+        comparable, in_parallel(compare, comparable), strict=True
     ):
         owner_read, reader_read = reads[owner], reads[reader]
         trusted = _trusted(owner_read, reader_read)

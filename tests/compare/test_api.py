@@ -19,7 +19,6 @@ from detector.compare import (
     comparator_names,
     equal,
     normalize,
-    relative_cost,
 )
 
 
@@ -34,15 +33,9 @@ def test_exported_members() -> None:
         "comparator_names",
         "equal",
         "normalize",
-        "relative_cost",
     }
     for name in compare.__all__:
         assert hasattr(compare, name)
-
-
-def test_every_compare_type_has_a_positive_relative_cost() -> None:
-    assert all(relative_cost(name) >= 1 for name in COMPARE_TYPES)
-    assert relative_cost("html") > relative_cost("text")
 
 
 def test_type_sets() -> None:
