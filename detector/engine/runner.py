@@ -238,21 +238,19 @@ def _reconcile_entity(
     accept_mass_missing: bool = False,
     deadline: Deadline | None = None,
 ) -> None:
+    reads, frames = _read_systems(
+        config,
+        result,
+        entity_name,
+        entity_systems,
+        pairs,
+        pool=pool,
+        last_good=last_good,
+        keys=keys,
+        on_progress=on_progress,
+        deadline=deadline,
+    )
     entity = config.model.entities[entity_name]
-    reads: dict[str, SourceRead] = {}
-    frames: dict[str, CanonicalFrame] = {}
-    for system in entity_systems:
-        spec = config.resource_spec(entity_name, system)
-        read = _read_unless_late(config, pool, spec, deadline, last_good, keys, on_progress)
-        reads[system] = read
-        result.sources.append(read.report)
-        if read.frame is not None:
-            frame = canonical_frame(read.frame, spec, entity.key_compare)
-            read.frame = None  # the raw columns are no longer needed: free them before comparing
-            frames[system] = frame
-            result.records += frame.in_scope
-            _duplicates(result, frame, spec, pairs, keys)
-
     logs = _change_logs(
         config,
         reads,
@@ -341,6 +339,52 @@ def _reconcile_entity(
             result.discrepancies.append(
                 _carry(finding, list(pairs.get((finding.owner, finding.system), [])))
             )
+
+
+def _read_systems(
+    config: Config,
+    result: RunResult,
+    entity_name: str,
+    entity_systems: list[str],
+    pairs: dict[tuple[str, str], list[OwnershipEntry]],
+    *,
+    pool: ConnectorPool,
+    last_good: Mapping[tuple[str, str], int],
+    keys: Collection[KeyTuple] | None,
+    on_progress: Callable[[str, str], None] | None,
+    deadline: Deadline | None,
+) -> tuple[dict[str, SourceRead], dict[str, CanonicalFrame]]:
+    """Read an entity's systems, each canonicalised as soon as it is read.
+
+    An incremental run's reads (only the changed keys) go side by side on threads: each is
+    small, and an HTTP read waits on the network, a file parse now and then leaves a core idle.
+    A full run reads one system at a time, because two full frames and their canonical copies
+    at once would raise the peak memory by half. No read starts past the run's deadline, and
+    what the reads return is applied to ``result`` in the config's order, so the output never
+    depends on which read finished first.
+    """
+    key_compare = config.model.entities[entity_name].key_compare
+    specs = [config.resource_spec(entity_name, system) for system in entity_systems]
+
+    def read(spec: ResourceSpec) -> tuple[SourceRead, CanonicalFrame | None]:
+        done = _read_unless_late(config, pool, spec, deadline, last_good, keys, on_progress)
+        if done.frame is None:
+            return done, None
+        frame = canonical_frame(done.frame, spec, key_compare)
+        done.frame = None  # the raw columns are no longer needed: free them before comparing
+        return done, frame
+
+    reads: dict[str, SourceRead] = {}
+    frames: dict[str, CanonicalFrame] = {}
+    results = in_parallel(read, specs) if keys is not None else [read(spec) for spec in specs]
+    for spec, (done, frame) in zip(specs, results, strict=True):
+        reads[spec.system] = done
+        result.sources.append(done.report)
+        if frame is not None:
+            frames[spec.system] = frame
+            result.records += frame.in_scope
+            _duplicates(result, frame, spec, pairs, keys)
+    return reads, frames
 
 
 def _trusted(owner: SourceRead, reader: SourceRead) -> bool:

@@ -7,6 +7,7 @@ reports no missing/orphan keys against it (an outage is not a deletion).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -33,20 +34,25 @@ class SourceRead:
 
 
 class ConnectorPool:
-    """One connector instance per system for the length of a run; closed together at the end."""
+    """One connector instance per system for the length of a run; closed together at the end.
+
+    Safe to share between threads: an entity's systems are read side by side.
+    """
 
     def __init__(self, config: Config, context: ConnectorContext | None = None) -> None:
         self._config = config
         self._context = context or ConnectorContext(base_dir=config.base_dir)
         self._open: dict[str, Connector] = {}
+        self._lock = threading.Lock()
 
     def get(self, system: str) -> Connector:
-        connector = self._open.get(system)
-        if connector is None:
-            settings = self._config.systems[system]
-            connector = settings.connector_class(system, settings.options, self._context)
-            self._open[system] = connector
-        return connector
+        with self._lock:
+            connector = self._open.get(system)
+            if connector is None:
+                settings = self._config.systems[system]
+                connector = settings.connector_class(system, settings.options, self._context)
+                self._open[system] = connector
+            return connector
 
     def close(self) -> None:
         for system, connector in self._open.items():

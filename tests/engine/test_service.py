@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from connectors.base import KeyTuple, ResourceSpec, SourceFrame
+from connectors.csv_file import CsvConnector
 from detector.cli import main
 from detector.config import load_config
+from detector.engine import parallel
 from detector.service import run_once
 from detector.storage import Store
 from tests.engine.stack import ERP, PIM, STOREFRONT, build_stack, write_csv
@@ -207,3 +213,63 @@ def test_an_incremental_run_resolves_keys_written_through_a_key_map(stack: Path)
         config, keys={"inventory": [("A", "loc-1"), ("A", "WH-EAST")]}, deliver_alerts=False
     ).outcome
     assert outcome.resolved == 1
+
+
+def _watch_reads(monkeypatch: pytest.MonkeyPatch, meet: threading.Barrier | None) -> list[int]:
+    """Record how many CSV reads are in flight as each starts; with ``meet``, the first reads
+    wait for each other (so side-by-side reads are seen without relying on timing)."""
+    monkeypatch.setattr(parallel.pl, "thread_pool_size", lambda: 2)
+    in_flight: list[int] = []
+    active = [0]
+    lock = threading.Lock()
+    original = CsvConnector.read
+
+    def watched(
+        self: CsvConnector, spec: ResourceSpec, *, keys: Collection[KeyTuple] | None = None
+    ) -> SourceFrame:
+        with lock:
+            active[0] += 1
+            in_flight.append(active[0])
+            first = len(in_flight) <= (meet.parties if meet is not None else 0)
+        try:
+            if meet is not None and first:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    meet.wait(timeout=10)  # returns at once when the reads run side by side
+            return original(self, spec, keys=keys)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(CsvConnector, "read", watched)
+    return in_flight
+
+
+def test_an_incremental_run_reads_its_systems_side_by_side(
+    stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = {"product": [("A",), ("B",)]}
+    with monkeypatch.context() as one_thread:
+        one_thread.setattr(parallel.pl, "thread_pool_size", lambda: 1)
+        other = build_stack(stack.parent / "sequential")
+        baseline = run_once(load_config(other), keys=keys, deliver_alerts=False)
+    meet = threading.Barrier(2)
+    in_flight = _watch_reads(monkeypatch, meet)
+    report = run_once(load_config(stack), keys=keys, deliver_alerts=False)
+    assert max(in_flight) == 2
+    assert not meet.broken
+    # what the reads returned is applied in the config's order, whichever finished first
+    assert [(s.system, s.records) for s in report.result.sources] == [
+        (s.system, s.records) for s in baseline.result.sources
+    ]
+    assert [d.id for d in report.result.discrepancies] == [
+        d.id for d in baseline.result.discrepancies
+    ]
+
+
+def test_a_full_run_reads_one_system_at_a_time(
+    stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_flight = _watch_reads(monkeypatch, None)
+    run_once(load_config(stack), deliver_alerts=False)
+    assert in_flight
+    assert max(in_flight) == 1
