@@ -44,7 +44,7 @@ from bench.stack import (
     write_configs,
 )
 
-__all__ = ["SEED", "Truth", "compute_truth", "generate", "load_truth"]
+__all__ = ["SEED", "Truth", "compute_truth", "ensure", "generate", "load_truth", "ready"]
 
 SEED = 20261127
 EVENT_RATE = 0.01
@@ -847,12 +847,17 @@ def generate(n: int, root: Path = DATA_ROOT, seed: int = SEED) -> Path:
     return directory
 
 
+def ready(n: int, root: Path = DATA_ROOT) -> bool:
+    """Whether the stack for ``n`` is generated completely (its last files are written)."""
+    directory = data_dir(n, root)
+    return (directory / "truth.json").is_file() and config_path(directory, "parquet").is_file()
+
+
 def ensure(n: int, root: Path = DATA_ROOT) -> Path:
     """The stack for ``n``, generated when missing (or incomplete)."""
-    directory = data_dir(n, root)
-    if not (directory / "truth.json").is_file() or not config_path(directory, "parquet").is_file():
+    if not ready(n, root):
         generate(n, root)
-    return directory
+    return data_dir(n, root)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.generate import ensure, load_truth
+from bench.generate import load_truth, ready
 from bench.score import Score, read_reported, score
 from bench.stack import DATA_ROOT, config_path, data_dir
 
@@ -106,6 +106,19 @@ def measure(command: Sequence[str], *, cwd: Path, log: Path) -> tuple[float, flo
         wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     return wall, usage.ru_maxrss / 1024, child.returncode
+
+
+def _ensure_data(size: int) -> None:
+    """Generate the stack for ``size`` when missing, in a child process.
+
+    Not in this process: the peak RSS the kernel reports for a child (``wait4``) starts from
+    this process's own peak when the child was forked, so generating a million SKUs here
+    (1.6 GB) would show as every later measurement's peak.
+    """
+    if not ready(size):
+        subprocess.run(
+            [sys.executable, "-m", "bench.generate", "--sizes", str(size)], cwd=ROOT, check=True
+        )
 
 
 def _unlink_db(path: Path) -> None:
@@ -584,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     generation: dict[int, float] = {}
     for size in sizes:
         started = time.perf_counter()
-        ensure(size)
+        _ensure_data(size)
         generation[size] = time.perf_counter() - started
         print(f"data {size:,}: ready in {generation[size]:.1f} s ({data_dir(size)})", flush=True)
 

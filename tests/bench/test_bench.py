@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from bench import naive, pandas_ref
+from bench import naive, pandas_ref, run
 from bench.generate import generate, load_truth
 from bench.score import identities, read_reported, score
 from bench.stack import config_path
@@ -133,3 +134,14 @@ def test_naive_compare_rules_hold_at_their_boundaries() -> None:
     assert naive.equal(norm("$19.9"), norm("19.90 USD"), "money")
     assert naive.canonical_phone("(555) 010-0123") == naive.canonical_phone("+1 555-010-0123")
     assert naive.html_text("<p>a &amp; b</p>") == naive.html_text("a &amp;&nbsp;b") == "a & b"
+
+
+def test_missing_data_is_generated_in_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child's reported peak RSS starts from its parent's peak at fork: the runner must stay
+    small, so it never generates a stack itself."""
+    launched: list[list[str]] = []
+    monkeypatch.setattr(run, "ready", lambda size: size == 100)
+    monkeypatch.setattr(run.subprocess, "run", lambda command, **_: launched.append(command))
+    run._ensure_data(100)
+    run._ensure_data(2000)
+    assert launched == [[sys.executable, "-m", "bench.generate", "--sizes", "2000"]]
