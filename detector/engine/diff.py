@@ -150,11 +150,12 @@ def compare_pair(
         aligned.filter(pl.col(UNIQUE) & pl.col(UNIQUE + _READER)), reader.records.height
     )
     result.values_compared = reader_rows.len() * len(entries)
-    fields = [
-        candidates
-        for entry in entries
-        if (candidates := _candidates(owner, reader, owner_rows, reader_rows, entry)) is not None
-    ]
+
+    def gather(entry: OwnershipEntry) -> _Candidates | None:
+        return _candidates(owner, reader, owner_rows, reader_rows, entry)
+
+    # each field's values are gathered and compared as raw text side by side
+    fields = [candidates for candidates in in_parallel(gather, entries) if candidates is not None]
     # Normalising the candidates is nearly all the work: each side of each field is one job.
     jobs = [
         (candidates.raw(side), candidates.entry.rule, _field_spec(spec, candidates.entry.field))
