@@ -15,6 +15,7 @@ sys.argv = ["fieldwarden", *sys.argv[1:]]
 try:
     console_main()
 finally:
+    print("collector on" if gc.isenabled() else "collector off", file=sys.stderr)
     print("frozen" if gc.get_freeze_count() else "not frozen", file=sys.stderr)
 """
 
@@ -36,6 +37,17 @@ def test_a_failing_command_keeps_its_exit_code(tmp_path: Path) -> None:
     done = _run("validate", "-c", str(tmp_path / "missing.yaml"))
     assert done.returncode == ExitCode.CONFIG
     assert done.stderr.strip().splitlines()[-1] == "frozen"
+
+
+def test_the_collector_is_off_for_start_up_and_on_once_a_command_runs(tmp_path: Path) -> None:
+    """Off while modules are imported, on for the command itself (a daemon runs for weeks)."""
+    done = _run("validate", "-c", str(tmp_path / "missing.yaml"))
+    assert done.stderr.strip().splitlines()[-2] == "collector on"
+    probe = "import gc, detector.__main__; print(gc.isenabled())"
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "False"
 
 
 def test_python_dash_m_runs_the_same_program() -> None:
