@@ -11,10 +11,9 @@ covers is reported as "other". Phases:
 * compare pairs: ``runner.in_parallel``, the wall time of comparing every owner/reader pair of
   an entity; pairs run side by side on threads, and so do the comparators inside each pair, so
   how that time divides is reported separately, in thread seconds (``compare_thread_s``):
-  join + missing/orphan (``compare_pair`` minus its per-field work), raw-text candidates
-  (``diff._candidates``), comparators (``diff.in_parallel``, normalising the candidates) and
-  equal + build discrepancies (``diff._findings``); ``normalize_by_type`` adds up per-type
-  thread seconds;
+  the join (``diff._align``), raw-text candidates (``diff._candidates``), comparators
+  (``diff.normalize``, normalising the candidates) and equal + build discrepancies
+  (``diff._findings``); ``normalize_by_type`` adds up per-type thread seconds;
 * storage commit: ``Store.record_run``;
 * report JSON: ``report_json`` + ``encode_json`` (+ writing the file is in "other").
 
@@ -49,8 +48,8 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("detector.engine.runner", "_change_logs", "change logs"),
     ("detector.engine.runner", "in_parallel", "compare pairs"),
     ("detector.engine.runner", "compare_pair", "compare_pair"),
+    ("detector.engine.diff", "_align", "align"),
     ("detector.engine.diff", "_candidates", "candidates"),
-    ("detector.engine.diff", "in_parallel", "comparators"),
     ("detector.engine.diff", "_findings", "findings"),
     ("detector.engine.diff", "normalize", "normalize"),
     ("detector.engine.runner", "_dedupe", "dedupe"),
@@ -149,11 +148,10 @@ def _exclusive(seconds: dict[str, float]) -> dict[str, float]:
 def _compare_threads(seconds: dict[str, float]) -> dict[str, float]:
     """How comparing divides, in thread seconds (several run at once, so they exceed the wall)."""
     s = seconds.get
-    per_field = s("candidates", 0.0) + s("comparators", 0.0) + s("findings", 0.0)
     return {
-        "join + missing/orphan": s("compare_pair", 0.0) - per_field,
+        "join (align keys, check the hashes' text)": s("align", 0.0),
         "raw-text candidates (gather, compare text)": s("candidates", 0.0),
-        "comparators (normalize raw-unequal values)": s("comparators", 0.0),
+        "comparators (normalize raw-unequal values)": s("normalize", 0.0),
         "equal + build Discrepancy objects": s("findings", 0.0),
     }
 
