@@ -10,7 +10,14 @@ from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec, SourceFrame
 from detector.compare.rules import CompareRule
 from detector.config.ownership import OwnershipEntry
 from detector.engine.diff import compare_pair
-from detector.engine.mapping import FIRST, KEY, UNIQUE, _repeated, canonical_frame
+from detector.engine.mapping import (
+    FIRST,
+    KEY,
+    UNIQUE,
+    CanonicalFrame,
+    _repeated,
+    canonical_frame,
+)
 
 
 def test_repeated_marks_exactly_what_is_duplicated_marks() -> None:
@@ -21,18 +28,24 @@ def test_repeated_marks_exactly_what_is_duplicated_marks() -> None:
             assert _repeated(hashes).to_list() == hashes.is_duplicated().to_list()
 
 
-def test_a_key_held_twice_takes_part_in_presence_checks_only() -> None:
-    spec = ResourceSpec(
-        system="erp",
+def _spec(system: str, resource: str) -> ResourceSpec:
+    return ResourceSpec(
+        system=system,
         entity="product",
-        resource="products",
+        resource=resource,
         key=(FieldSpec(name="sku", path="sku"),),
         fields=(FieldSpec(name="price", path="price"),),
     )
-    data = pl.DataFrame(
-        {"sku": ["A", "B", "A", "C"], "price": ["1", "2", "3", "4"], ROW_COLUMN: [2, 3, 4, 5]}
-    )
-    frame = canonical_frame(SourceFrame(data=data), spec, "exact")
+
+
+def _canonical(spec: ResourceSpec, skus: list[str], prices: list[str]) -> CanonicalFrame:
+    """The canonical frame of records (sku, price), rows numbered from 2 as in a file."""
+    data = pl.DataFrame({"sku": skus, "price": prices, ROW_COLUMN: list(range(2, 2 + len(skus)))})
+    return canonical_frame(SourceFrame(data=data), spec, "exact")
+
+
+def test_a_key_held_twice_takes_part_in_presence_checks_only() -> None:
+    frame = _canonical(_spec("erp", "products"), ["A", "B", "A", "C"], ["1", "2", "3", "4"])
     # records stay in the source's order; both records of "A" are not unique, the first stands for it
     records = frame.records
     assert records.get_column(KEY).to_list() == ["A", "B", "A", "C"]
@@ -44,46 +57,9 @@ def test_a_key_held_twice_takes_part_in_presence_checks_only() -> None:
 
 
 def test_a_key_held_twice_is_aligned_once_and_never_value_compared() -> None:
-    spec = ResourceSpec(
-        system="erp",
-        entity="product",
-        resource="products",
-        key=(FieldSpec(name="sku", path="sku"),),
-        fields=(FieldSpec(name="price", path="price"),),
-    )
-    reader_spec = ResourceSpec(
-        system="shop",
-        entity="product",
-        resource="variants",
-        key=(FieldSpec(name="sku", path="sku"),),
-        fields=(FieldSpec(name="price", path="price"),),
-    )
-    owner = canonical_frame(
-        SourceFrame(
-            data=pl.DataFrame(
-                {
-                    "sku": ["A", "B", "A", "D"],
-                    "price": ["1", "2", "3", "5"],
-                    ROW_COLUMN: [2, 3, 4, 5],
-                }
-            )
-        ),
-        spec,
-        "exact",
-    )
-    reader = canonical_frame(
-        SourceFrame(
-            data=pl.DataFrame(
-                {
-                    "sku": ["E", "A", "B", "E"],
-                    "price": ["9", "9", "9", "9"],
-                    ROW_COLUMN: [2, 3, 4, 5],
-                }
-            )
-        ),
-        reader_spec,
-        "exact",
-    )
+    spec, reader_spec = _spec("erp", "products"), _spec("shop", "variants")
+    owner = _canonical(spec, ["A", "B", "A", "D"], ["1", "2", "3", "5"])
+    reader = _canonical(reader_spec, ["E", "A", "B", "E"], ["9", "9", "9", "9"])
     entry = OwnershipEntry(
         entity="product", field="price", owner="erp", readers=("shop",), rule=CompareRule("money")
     )
