@@ -24,17 +24,15 @@ from sqlalchemy import func, select
 
 from detector.service import RunReport
 from detector.storage import Store
-from detector.storage.models import metadata
+from detector.storage.models import ALERT_DELIVERIES
 
 __all__ = ["Metrics", "delivery_counts"]
-
-_DELIVERIES = metadata.tables["alert_deliveries"]
 
 
 def delivery_counts(store: Store) -> dict[tuple[str, str], int]:
     """(sink, status) -> deliveries in the outbox."""
-    query = select(_DELIVERIES.c.sink, _DELIVERIES.c.status, func.count()).group_by(
-        _DELIVERIES.c.sink, _DELIVERIES.c.status
+    query = select(ALERT_DELIVERIES.c.sink, ALERT_DELIVERIES.c.status, func.count()).group_by(
+        ALERT_DELIVERIES.c.sink, ALERT_DELIVERIES.c.status
     )
     # The store has no public aggregate for deliveries yet; this is a read-only query through
     # its read transaction (same error translation as every other read).

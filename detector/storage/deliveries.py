@@ -40,7 +40,7 @@ from sqlalchemy import (
     update,
 )
 
-from detector.storage.models import DeliveryStatus, EventType, metadata
+from detector.storage.models import ALERT_DELIVERIES, ALERT_EVENTS, DeliveryStatus, EventType
 from detector.storage.recording import chunks
 from detector.storage.store import Store
 from detector.storage.views import EventView
@@ -58,8 +58,6 @@ __all__ = [
     "record_attempts",
 ]
 
-EVENTS = metadata.tables["alert_events"]
-DELIVERIES = metadata.tables["alert_deliveries"]
 
 SOURCE_EVENTS = (EventType.SOURCE_FAILED, EventType.SOURCE_RECOVERED)
 SOURCE_EVENT_SEVERITY = "high"
@@ -94,7 +92,7 @@ class SinkFilter:
 
     def where(self) -> ColumnElement[bool]:
         """The filter as a SQL condition on ``alert_events``."""
-        e = EVENTS.c
+        e = ALERT_EVENTS.c
         is_source = e.event.in_(SOURCE_EVENTS)
         conditions: list[ColumnElement[bool]] = []
         severities = self.severities()
@@ -152,7 +150,7 @@ class DeadDelivery:
 
 def enqueue(store: Store, sink: SinkFilter, *, since: datetime) -> int:
     """Create pending rows for ``sink``'s matching events at or after ``since``; returns how many."""
-    e, d = EVENTS.c, DELIVERIES.c
+    e, d = ALERT_EVENTS.c, ALERT_DELIVERIES.c
     already = exists().where(d.event_id == e.id, d.sink == sink.sink)
     source = select(
         e.id,
@@ -161,7 +159,7 @@ def enqueue(store: Store, sink: SinkFilter, *, since: datetime) -> int:
         literal(0, Integer),
     ).where(e.at >= since, sink.where(), ~already)
     statement = (
-        insert(DELIVERIES)
+        insert(ALERT_DELIVERIES)
         .from_select(["event_id", "sink", "status", "attempts"], source)
         .returning(d.id)
     )
@@ -173,7 +171,7 @@ def claim_due(
     store: Store, sink: str, *, now: datetime, lease: timedelta, limit: int
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` of ``sink``'s due pending deliveries, oldest event first."""
-    e, d = EVENTS.c, DELIVERIES.c
+    e, d = ALERT_EVENTS.c, ALERT_DELIVERIES.c
     query = (
         select(
             d.id.label("delivery_id"),
@@ -186,7 +184,7 @@ def claim_due(
             e.payload,
             e.severity,
         )
-        .join_from(DELIVERIES, EVENTS, d.event_id == e.id)
+        .join_from(ALERT_DELIVERIES, ALERT_EVENTS, d.event_id == e.id)
         .where(
             d.sink == sink,
             d.status == DeliveryStatus.PENDING,
@@ -199,7 +197,7 @@ def claim_due(
         rows = list(conn.execute(query))
         for chunk in chunks([row.delivery_id for row in rows]):
             conn.execute(
-                update(DELIVERIES).where(d.id.in_(chunk)).values(next_attempt_at=now + lease)
+                update(ALERT_DELIVERIES).where(d.id.in_(chunk)).values(next_attempt_at=now + lease)
             )
     return [
         ClaimedDelivery(
@@ -224,28 +222,28 @@ def record_attempts(store: Store, attempts: Sequence[Attempt], *, now: datetime)
     """Store the outcome of each attempt (one transaction, one statement per outcome)."""
     if not attempts:
         return
-    d = DELIVERIES.c
+    d = ALERT_DELIVERIES.c
     counted = d.attempts + 1
     statements: dict[str, Any] = {
-        "delivered": update(DELIVERIES).values(
+        "delivered": update(ALERT_DELIVERIES).values(
             status=DeliveryStatus.DELIVERED,
             attempts=counted,
             delivered_at=now,
             last_error=None,
             next_attempt_at=None,
         ),
-        "retry": update(DELIVERIES).values(
+        "retry": update(ALERT_DELIVERIES).values(
             attempts=counted,
             last_error=bindparam("b_error"),
             next_attempt_at=bindparam("b_next"),
         ),
-        "dead": update(DELIVERIES).values(
+        "dead": update(ALERT_DELIVERIES).values(
             status=DeliveryStatus.DEAD,
             attempts=counted,
             last_error=bindparam("b_error"),
             next_attempt_at=None,
         ),
-        "released": update(DELIVERIES).values(next_attempt_at=bindparam("b_next")),
+        "released": update(ALERT_DELIVERIES).values(next_attempt_at=bindparam("b_next")),
     }
     by_outcome: dict[str, list[dict[str, Any]]] = {}
     for attempt in attempts:
@@ -268,10 +266,10 @@ def dead_deliveries(
     store: Store, *, since: datetime | None = None, sinks: Collection[str] = (), limit: int = 100
 ) -> list[DeadDelivery]:
     """Dead deliveries, newest event first."""
-    e, d = EVENTS.c, DELIVERIES.c
+    e, d = ALERT_EVENTS.c, ALERT_DELIVERIES.c
     query = (
         select(e.id, e.event, e.at, e.discrepancy_id, d.sink, d.attempts, d.last_error)
-        .join_from(DELIVERIES, EVENTS, d.event_id == e.id)
+        .join_from(ALERT_DELIVERIES, ALERT_EVENTS, d.event_id == e.id)
         .where(d.status == DeliveryStatus.DEAD)
         .order_by(e.id.desc(), d.sink)
         .limit(limit)
@@ -297,7 +295,7 @@ def dead_deliveries(
 
 def delivery_counts(store: Store) -> dict[tuple[str, str], int]:
     """Deliveries by (sink, status), for ``alerts`` and metrics."""
-    d = DELIVERIES.c
+    d = ALERT_DELIVERIES.c
     query = select(d.sink, d.status, func.count()).group_by(d.sink, d.status)
     with store._read("count alert deliveries") as conn:
         return {(row[0], row[1]): int(row[2]) for row in conn.execute(query)}

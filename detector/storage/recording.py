@@ -44,7 +44,15 @@ from sqlalchemy.engine import Connection
 from detector.model import Discrepancy, Kind, ObservedChange, Scope, SourceReport, SourceStatus
 from detector.storage import lifecycle
 from detector.storage.bulk import Codec, Statement
-from detector.storage.models import EventType, metadata
+from detector.storage.models import (
+    ALERT_EVENTS,
+    CURSORS,
+    DISCREPANCIES,
+    OBSERVED_CHANGES,
+    RECORD_HASHES,
+    RUN_SOURCES,
+    EventType,
+)
 from detector.storage.pipeline import WriteBehind
 from detector.storage.views import DiscrepancyView, SourceView
 
@@ -60,13 +68,6 @@ __all__ = [
 CHUNK = 5000
 SLICE = 10_000
 """Found discrepancies built per hand-over to the write-behind thread."""
-
-SOURCES = metadata.tables["run_sources"]
-DISCREPANCIES = metadata.tables["discrepancies"]
-EVENTS = metadata.tables["alert_events"]
-CURSORS = metadata.tables["cursors"]
-CHANGES = metadata.tables["observed_changes"]
-HASHES = metadata.tables["record_hashes"]
 
 
 @functools.cache
@@ -108,7 +109,7 @@ _REWRITTEN = (
     "resolved_at", "ack_note", "acked_at", "last_alerted_at",
 )  # fmt: skip
 _REWRITE_ROW = itemgetter(*(_COLUMNS.index(c) for c in (*_REWRITTEN, "id")))
-_EVENT_COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
+_EVENT_COLUMNS = tuple(c.name for c in ALERT_EVENTS.columns if c.name != "id")
 _KIND = itemgetter(_COLUMNS.index("kind"))
 _STATUS = itemgetter(_COLUMNS.index("status"))
 
@@ -226,13 +227,13 @@ class RunRecorder:
             }
         for (system, entity), row in rows.items():
             previous = self.conn.execute(
-                select(SOURCES.c.status)
+                select(RUN_SOURCES.c.status)
                 .where(
-                    SOURCES.c.system == system,
-                    SOURCES.c.entity == entity,
-                    SOURCES.c.run_id < self.run_id,
+                    RUN_SOURCES.c.system == system,
+                    RUN_SOURCES.c.entity == entity,
+                    RUN_SOURCES.c.run_id < self.run_id,
                 )
-                .order_by(SOURCES.c.run_id.desc())
+                .order_by(RUN_SOURCES.c.run_id.desc())
                 .limit(1)
             ).scalar()
             ok = row["status"] == SourceStatus.OK.value
@@ -245,7 +246,7 @@ class RunRecorder:
             payload = orjson.dumps(SourceView.from_row(row).to_json()).decode()
             self._add_event(event, None, None, entity, None, system, None, row["status"], payload)
         if rows:
-            self.conn.execute(insert(SOURCES), list(rows.values()))
+            self.conn.execute(insert(RUN_SOURCES), list(rows.values()))
 
     # -- discrepancies --------------------------------------------------------------------------
 
@@ -498,7 +499,7 @@ class RunRecorder:
     def _flush_events(self) -> None:
         """Hand the events collected so far to the write-behind thread."""
         if self._events:
-            statements = self.codec.insert_statements(EVENTS, _EVENT_COLUMNS, self._events)
+            statements = self.codec.insert_statements(ALERT_EVENTS, _EVENT_COLUMNS, self._events)
             self.behind.submit(self.codec.execute, statements)
             self._events = []
 
@@ -541,7 +542,7 @@ class RunRecorder:
                 "changed_at": c.changed_at,
                 "run_id": self.run_id,
             }
-        upsert(self.conn, CHANGES, list(rows.values()), ("id",), ())
+        upsert(self.conn, OBSERVED_CHANGES, list(rows.values()), ("id",), ())
 
 
 def _same_values(row: DiscrepancyView, d: Discrepancy) -> bool:
@@ -576,7 +577,7 @@ def write_record_hashes(
         {"system": system, "entity": entity, "key": key, "hash": value}
         for key, value in hashes.items()
     ]
-    upsert(conn, HASHES, rows, ("system", "entity", "key"), ("hash",))
+    upsert(conn, RECORD_HASHES, rows, ("system", "entity", "key"), ("hash",))
 
 
 def _create_scratch(conn: Connection, table: Table) -> None:

@@ -27,7 +27,17 @@ from detector.model import Discrepancy, ObservedChange, RunResult, RunStatus, So
 from detector.storage import lifecycle
 from detector.storage.engine import WRITE_OPTION, create_store_engine, safe_url, translate_errors
 from detector.storage.migrate import current_revision, head_revision, upgrade
-from detector.storage.models import EventType, metadata
+from detector.storage.models import (
+    ALERT_DELIVERIES,
+    ALERT_EVENTS,
+    CURSORS,
+    DISCREPANCIES,
+    OBSERVED_CHANGES,
+    RECORD_HASHES,
+    RUN_SOURCES,
+    RUNS,
+    EventType,
+)
 from detector.storage.pipeline import WriteBehind
 from detector.storage.recording import RunRecorder, chunks, paused_gc, write_record_hashes
 from detector.storage.views import (
@@ -53,14 +63,6 @@ __all__ = [
 DEFAULT_REMINDER = timedelta(hours=24)
 CRASH_ENV = "RECON_CRASH_AT"
 
-RUNS = metadata.tables["runs"]
-SOURCES = metadata.tables["run_sources"]
-DISCREPANCIES = metadata.tables["discrepancies"]
-EVENTS = metadata.tables["alert_events"]
-DELIVERIES = metadata.tables["alert_deliveries"]
-CURSORS = metadata.tables["cursors"]
-CHANGES = metadata.tables["observed_changes"]
-HASHES = metadata.tables["record_hashes"]
 
 _SEVERITY_ORDER = case(
     {"critical": 3, "high": 2, "medium": 1, "low": 0}, value=DISCREPANCIES.c.severity, else_=-1
@@ -391,9 +393,9 @@ class Store:
         by_run: dict[int, list[SourceView]] = {run_id: [] for run_id in ids}
         if ids:
             query = (
-                select(SOURCES)
-                .where(SOURCES.c.run_id.in_(ids))
-                .order_by(SOURCES.c.run_id, SOURCES.c.entity, SOURCES.c.system)
+                select(RUN_SOURCES)
+                .where(RUN_SOURCES.c.run_id.in_(ids))
+                .order_by(RUN_SOURCES.c.run_id, RUN_SOURCES.c.entity, RUN_SOURCES.c.system)
             )
             for source in conn.execute(query):
                 by_run[source.run_id].append(SourceView.from_row(source._mapping))
@@ -405,7 +407,7 @@ class Store:
         The engine compares a new read against it to call a source suspect (far fewer records
         than its last good run).
         """
-        s = SOURCES
+        s = RUN_SOURCES
         last_ok = (
             select(s.c.system, s.c.entity, func.max(s.c.run_id).label("run_id"))
             .where(s.c.status == SourceStatus.OK.value)
@@ -457,7 +459,7 @@ class Store:
         self, since: datetime | None = None, *, entity: str | None = None
     ) -> list[ObservedChange]:
         """Observed change-log writes, oldest first (evidence for ``discover``)."""
-        c = CHANGES
+        c = OBSERVED_CHANGES
         query = select(c).order_by(c.c.changed_at, c.c.id)
         if since is not None:
             query = query.where(c.c.changed_at >= since)
@@ -480,14 +482,16 @@ class Store:
         """Delete observed changes from before ``older_than`` (retention); returns how many."""
         _require_aware(older_than, "older_than")
         with self._write("prune observed changes") as conn:
-            result = conn.execute(delete(CHANGES).where(CHANGES.c.changed_at < older_than))
+            result = conn.execute(
+                delete(OBSERVED_CHANGES).where(OBSERVED_CHANGES.c.changed_at < older_than)
+            )
             return int(result.rowcount)
 
     def record_hashes(
         self, system: str, entity: str, keys: Iterable[str] | None = None
     ) -> dict[str, str]:
         """Stored record hashes of (system, entity): all of them, or those of ``keys``."""
-        h = HASHES
+        h = RECORD_HASHES
         base = select(h.c.key, h.c.hash).where(h.c.system == system, h.c.entity == entity)
         with self._read("read record hashes") as conn:
             if keys is None:
@@ -507,7 +511,9 @@ class Store:
         with self._write("write record hashes") as conn:
             if replace:
                 conn.execute(
-                    delete(HASHES).where(HASHES.c.system == system, HASHES.c.entity == entity)
+                    delete(RECORD_HASHES).where(
+                        RECORD_HASHES.c.system == system, RECORD_HASHES.c.entity == entity
+                    )
                 )
             write_record_hashes(conn, system, entity, hashes)
 
@@ -531,7 +537,7 @@ class Store:
         ``limit`` events after it are returned; otherwise the newest ``limit``.
         """
         f = filters or DiscrepancyFilter(status="all")
-        e = EVENTS
+        e = ALERT_EVENTS
         query: Select[Any] = select(e)
         since = since or f.since
         if since is not None:
@@ -557,8 +563,10 @@ class Store:
                 rows.reverse()
             deliveries: dict[int, list[DeliveryView]] = {row.id: [] for row in rows}
             for chunk in chunks(list(deliveries)):
-                dq = select(DELIVERIES).where(DELIVERIES.c.event_id.in_(chunk))
-                for d in conn.execute(dq.order_by(DELIVERIES.c.event_id, DELIVERIES.c.sink)):
+                dq = select(ALERT_DELIVERIES).where(ALERT_DELIVERIES.c.event_id.in_(chunk))
+                for d in conn.execute(
+                    dq.order_by(ALERT_DELIVERIES.c.event_id, ALERT_DELIVERIES.c.sink)
+                ):
                     deliveries[d.event_id].append(
                         DeliveryView(
                             sink=d.sink,

@@ -14,11 +14,9 @@ from sqlalchemy import insert, select
 
 from detector.storage import Store
 from detector.storage.bulk import ROWS_PER_STATEMENT, Codec
-from detector.storage.models import metadata
+from detector.storage.models import DISCREPANCIES
 from tests.storage.conftest import T0, Runner, mismatch
 
-RUNS = metadata.tables["runs"]
-DISCREPANCIES = metadata.tables["discrepancies"]
 NAMES = tuple(c.name for c in DISCREPANCIES.columns)
 ELSEWHERE = timezone(timedelta(hours=-5))
 

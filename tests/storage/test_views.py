@@ -17,7 +17,7 @@ from detector.model import (
     SourceStatus,
 )
 from detector.storage import DiscrepancyFilter, Store
-from detector.storage.models import metadata
+from detector.storage.models import ALERT_DELIVERIES
 from tests.storage.conftest import T0, Runner, mismatch, scope
 
 DISCREPANCY_KEYS = {
@@ -133,7 +133,7 @@ def test_events_json_with_deliveries(runner: Runner) -> None:
     event = runner.store.events()[0]
     with runner.store._write("add a delivery") as conn:
         conn.execute(
-            insert(metadata.tables["alert_deliveries"]).values(
+            insert(ALERT_DELIVERIES).values(
                 event_id=event.id, sink="slack", status="delivered", attempts=2
             )
         )
