@@ -44,7 +44,7 @@ from bench.stack import (
     write_configs,
 )
 
-__all__ = ["SEED", "Truth", "compute_truth", "ensure", "generate", "load_truth", "ready"]
+__all__ = ["SEED", "Truth", "compute_truth", "generate", "load_truth", "ready"]
 
 SEED = 20261127
 EVENT_RATE = 0.01
@@ -851,13 +851,6 @@ def ready(n: int, root: Path = DATA_ROOT) -> bool:
     """Whether the stack for ``n`` is generated completely (its last files are written)."""
     directory = data_dir(n, root)
     return (directory / "truth.json").is_file() and config_path(directory, "parquet").is_file()
-
-
-def ensure(n: int, root: Path = DATA_ROOT) -> Path:
-    """The stack for ``n``, generated when missing (or incomplete)."""
-    if not ready(n, root):
-        generate(n, root)
-    return data_dir(n, root)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
