@@ -36,7 +36,7 @@ class SourceRead:
 class ConnectorPool:
     """One connector instance per system for the length of a run; closed together at the end.
 
-    Safe to share between threads: an entity's systems are read side by side.
+    Safe to share between threads: an incremental run reads an entity's systems side by side.
     """
 
     def __init__(self, config: Config, context: ConnectorContext | None = None) -> None:
