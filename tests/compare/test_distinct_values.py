@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from detector import compare
-from detector.compare import _DISTINCT_MIN_ROWS, _normalize, normalize
+from detector.compare import _DISTINCT_MAX, _DISTINCT_MIN_ROWS, _normalize, normalize
 from detector.compare.rules import CompareRule
 
 _SAMPLES = {
@@ -57,6 +57,22 @@ def test_mostly_distinct_values_are_normalised_row_by_row(monkeypatch: pytest.Mo
     normalize(distinct, CompareRule(type="money"))
     assert spread_calls == []
     normalize(repeated, CompareRule(type="money"))
+    assert spread_calls == [1]
+
+
+def test_more_distinct_values_than_a_cache_holds_are_normalised_row_by_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small share of a large column can still be too many values to spread back cheaply."""
+    spread_calls: list[int] = []
+    original = compare._spread
+    monkeypatch.setattr(compare, "_spread", lambda *a: spread_calls.append(1) or original(*a))
+    rows = _DISTINCT_MAX * 40
+    many = pl.Series("price", [f"{n % (_DISTINCT_MAX * 2)}.99" for n in range(rows)])
+    few = pl.Series("price", [f"{n % (_DISTINCT_MAX // 2)}.99" for n in range(rows)])
+    normalize(many, CompareRule(type="money"))  # 5% of the rows, twice the cap
+    assert spread_calls == []
+    normalize(few, CompareRule(type="money"))
     assert spread_calls == [1]
 
 
