@@ -16,7 +16,7 @@ import polars as pl
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
 from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize
 from detector.config.ownership import OwnershipEntry
-from detector.engine.mapping import FIRST, HASH, KEY, MATCH, UNIQUE, CanonicalFrame
+from detector.engine.mapping import HASH, KEY, MATCH, POSITION, UNIQUE, CanonicalFrame
 from detector.engine.parallel import in_parallel
 from detector.model import Discrepancy, Kind, Severity
 
@@ -66,41 +66,36 @@ def _align(owner: CanonicalFrame, reader: CanonicalFrame) -> pl.DataFrame:
 
     Only integers travel through the join (the 64-bit key hash and row positions); field values
     are gathered afterwards one column at a time, so no wide frame of strings is ever built.
+    Both sides come sorted by hash (``CanonicalFrame.key_index``), so the join is a merge.
     The matched key text is checked after the join: should two different keys ever share a
     hash, the join is redone on the text.
     """
-    on = HASH if owner.hash_safe and reader.hash_safe else MATCH
-    left, right = _side(owner, on, _O_ROW), _side(reader, on, _R_ROW)
-    aligned = left.join(right, on=on, how="full", coalesce=True, suffix=_READER).collect()
-    if on == HASH:
-        both = aligned.filter(pl.col(_O_ROW).is_not_null() & pl.col(_R_ROW).is_not_null())
-        owner_keys = owner.records.get_column(MATCH).gather(both.get_column(_O_ROW))
-        reader_keys = reader.records.get_column(MATCH).gather(both.get_column(_R_ROW))
-        if not owner_keys.equals(reader_keys):
-            collided = CanonicalFrame(
-                owner.system,
-                owner.entity,
-                owner.records,
-                owner.duplicates,
-                owner.in_scope,
-                hash_safe=False,
-            )
-            return _align(collided, reader)
+    if not (owner.hash_safe and reader.hash_safe):
+        return _align_on_text(owner, reader)
+    left = owner.key_index().lazy().rename({POSITION: _O_ROW})
+    right = reader.key_index().lazy().rename({POSITION: _R_ROW})
+    aligned = left.join(right, on=HASH, how="full", coalesce=True, suffix=_READER).collect()
+    both = aligned.filter(pl.col(_O_ROW).is_not_null() & pl.col(_R_ROW).is_not_null())
+    owner_keys = owner.records.get_column(MATCH).gather(both.get_column(_O_ROW))
+    reader_keys = reader.records.get_column(MATCH).gather(both.get_column(_R_ROW))
+    if not owner_keys.equals(reader_keys):
+        collided = CanonicalFrame(
+            owner.system,
+            owner.entity,
+            owner.records,
+            owner.duplicates,
+            owner.in_scope,
+            hash_safe=False,
+        )
+        return _align_on_text(collided, reader)
     return aligned
 
 
-def _side(frame: CanonicalFrame, on: str, position: str) -> pl.LazyFrame:
-    """One side of the alignment: ``on``, UNIQUE and the record's position, one record per key.
-
-    Of a key held more than once only its first record takes part (it stands for the key in
-    presence checks); positions still count every record, so they index ``frame.records``.
-    """
-    sided = frame.records.lazy().select(
-        on, UNIQUE, FIRST, pl.int_range(pl.len(), dtype=pl.UInt32).alias(position)
-    )
-    if frame.duplicates.height:
-        sided = sided.filter(FIRST)
-    return sided.drop(FIRST)
+def _align_on_text(owner: CanonicalFrame, reader: CanonicalFrame) -> pl.DataFrame:
+    """``_align`` on the MATCH text, for frames where two different keys share a hash."""
+    left = owner.one_per_key(MATCH).rename({POSITION: _O_ROW})
+    right = reader.one_per_key(MATCH).rename({POSITION: _R_ROW})
+    return left.join(right, on=MATCH, how="full", coalesce=True, suffix=_READER).collect()
 
 
 def compare_pair(

@@ -1,4 +1,4 @@
-"""Aligned pairs in reader order: the counting sort agrees with sorting."""
+"""Aligning two frames: the merge on sorted hashes, its text fallback, and the reader-order sort."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import random
 
 import polars as pl
 
-from detector.engine.diff import _O_ROW, _R_ROW, _in_reader_order
+from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec, SourceFrame
+from detector.engine.diff import _O_ROW, _R_ROW, _READER, _align, _in_reader_order
+from detector.engine.mapping import HASH, MATCH, UNIQUE, CanonicalFrame, canonical_frame
 
 
 def test_pairs_come_out_in_reader_row_order_as_a_sort_would_put_them() -> None:
@@ -24,3 +26,58 @@ def test_pairs_come_out_in_reader_row_order_as_a_sort_would_put_them() -> None:
             owner, reader = _in_reader_order(pairs, height)
             assert owner.to_list() == expected.get_column(_O_ROW).to_list()
             assert reader.to_list() == expected.get_column(_R_ROW).to_list()
+
+
+def _frame(system: str, skus: list[str]) -> CanonicalFrame:
+    spec = ResourceSpec(
+        system=system,
+        entity="product",
+        resource="products",
+        key=(FieldSpec(name="sku", path="sku"),),
+        fields=(FieldSpec(name="price", path="price"),),
+    )
+    data = pl.DataFrame({"sku": skus, "price": ["1"] * len(skus), ROW_COLUMN: range(len(skus))})
+    return canonical_frame(SourceFrame(data=data), spec, "exact")
+
+
+def _pairs(aligned: pl.DataFrame) -> set[tuple[int | None, int | None, bool | None, bool | None]]:
+    """The alignment as a set: (owner row, reader row, owner unique, reader unique)."""
+    return set(aligned.select(_O_ROW, _R_ROW, UNIQUE, UNIQUE + _READER).iter_rows())
+
+
+def _expected(owner: list[str], reader: list[str]) -> set[tuple[object, ...]]:
+    """What the alignment must be, by dicts: each key's first record on each side."""
+    first_o = {k: owner.index(k) for k in owner}
+    first_r = {k: reader.index(k) for k in reader}
+    return {
+        (
+            first_o.get(key),
+            first_r.get(key),
+            owner.count(key) == 1 if key in first_o else None,
+            reader.count(key) == 1 if key in first_r else None,
+        )
+        for key in first_o.keys() | first_r.keys()
+    }
+
+
+def test_merge_on_sorted_hashes_aligns_as_a_dictionary_would() -> None:
+    rng = random.Random(5)  # noqa: S311 - deterministic test data, not secrets
+    for size in (0, 1, 5, 200, 3000):
+        universe = [f"SKU-{n}" for n in range(size * 2 + 1)]
+        owner = [rng.choice(universe) for _ in range(size)]
+        reader = [rng.choice(universe) for _ in range(rng.randint(0, size))]
+        owner_frame, reader_frame = _frame("erp", owner), _frame("shop", reader)
+        assert _pairs(_align(owner_frame, reader_frame)) == _expected(owner, reader)
+        index = owner_frame.key_index()
+        assert index.get_column(HASH).is_sorted()
+        assert owner_frame.key_index() is index  # built once, reused for the next reader
+
+
+def test_two_keys_sharing_a_hash_are_aligned_on_their_text() -> None:
+    owner, reader = _frame("erp", ["A", "B", "C"]), _frame("shop", ["C", "X", "A"])
+    # make the reader's "X" share "B"'s hash, as a 64-bit collision would
+    collided_hash = owner.records.get_column(HASH)[1]
+    reader.records = reader.records.with_columns(
+        pl.when(pl.col(MATCH) == "X").then(collided_hash).otherwise(pl.col(HASH)).alias(HASH)
+    )
+    assert _pairs(_align(owner, reader)) == _expected(["A", "B", "C"], ["C", "X", "A"])
