@@ -22,6 +22,7 @@ from detector.config import Config
 from detector.engine.runner import StoredFinding, reconcile
 from detector.engine.sources import ConnectorPool
 from detector.errors import LockedError, StorageError
+from detector.gcpause import paused_gc
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S, run_lock
 from detector.model import Kind, RunResult, SourceStatus
 
@@ -130,6 +131,7 @@ def run_once(
     snapshots) it already used.
     """
     with contextlib.ExitStack() as stack:
+        stack.enter_context(paused_gc())  # see gcpause.py: a run builds nothing cyclic
         if store is None:
             store = stack.enter_context(open_store(config))
         stack.enter_context(run_lock(config.storage_url).hold(lock_wait))

@@ -29,6 +29,7 @@ from detector.cli.render import (
 )
 from detector.durations import parse_duration
 from detector.exitcodes import ExitCode
+from detector.gcpause import paused_gc
 from detector.locking import DEFAULT_RUN_LOCK_WAIT_S
 from detector.model import SourceStatus
 from detector.service import RunReport, open_store, run_once
@@ -153,8 +154,9 @@ def reconcile(
         raise click.BadParameter(str(exc), param_hint="--lock-wait") from None
     interactive = Console(stderr=True).is_terminal
     # The store stays open while the report is written: the run's WAL checkpoint (SQLite)
-    # runs in the background meanwhile, and closing the store waits for it.
-    with open_store(config) as store:
+    # runs in the background meanwhile, and closing the store waits for it. The report's
+    # dictionaries are no more cyclic than the run's findings (gcpause.py).
+    with paused_gc(), open_store(config) as store:
         report = run_once(
             config,
             entities=entities,

@@ -14,12 +14,10 @@ counts differ. Nothing here commits: the caller owns the transaction.
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import itemgetter
@@ -60,7 +58,6 @@ __all__ = [
     "RunRecorder",
     "change_id",
     "chunks",
-    "paused_gc",
     "upsert",
     "write_record_hashes",
 ]
@@ -135,23 +132,6 @@ _IN_SCOPE_KEYS = ' AND d."key" IN (SELECT k."key" FROM fw_scope_keys k WHERE k.s
 _NOT_SEEN = " AND NOT EXISTS (SELECT 1 FROM fw_seen s WHERE s.id = d.id)"
 _SELECT_ALL = "SELECT {columns} "
 _RUN_EVENT_IDS = "SELECT id FROM alert_events WHERE run_id = ? ORDER BY id"
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector around a bulk write.
-
-    A 100,000-row run allocates millions of tuples that are never cyclic garbage; letting the
-    collector walk them over and over costs about a third of the run. Collection resumes (and
-    catches up) as soon as the block ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
 from sqlalchemy.sql import Select
 
 from detector.errors import StorageError
+from detector.gcpause import paused_gc
 from detector.model import Discrepancy, ObservedChange, RunResult, RunStatus, SourceStatus
 from detector.storage import lifecycle
 from detector.storage.engine import WRITE_OPTION, create_store_engine, safe_url, translate_errors
@@ -39,7 +40,7 @@ from detector.storage.models import (
     EventType,
 )
 from detector.storage.pipeline import WriteBehind
-from detector.storage.recording import RunRecorder, chunks, paused_gc, write_record_hashes
+from detector.storage.recording import RunRecorder, chunks, write_record_hashes
 from detector.storage.views import (
     DeliveryView,
     DiscrepancyFilter,

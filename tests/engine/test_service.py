@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import threading
 from collections.abc import Collection
@@ -37,6 +38,26 @@ def test_finds_each_planted_problem_and_nothing_else(stack: Path) -> None:
         ("non_owner_write", "B", "price", "erp", "storefront"),
         ("value_mismatch", "A|WH-EAST", "on_hand", "erp", "storefront"),
     }
+
+
+def test_a_run_pauses_the_cyclic_collector_and_resumes_it(
+    stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector: list[bool] = []
+    read = CsvConnector.read
+
+    def watched(
+        self: CsvConnector, spec: ResourceSpec, *, keys: Collection[KeyTuple] | None = None
+    ) -> SourceFrame:
+        collector.append(gc.isenabled())
+        return read(self, spec, keys=keys)
+
+    monkeypatch.setattr(CsvConnector, "read", watched)
+    assert gc.isenabled()
+    run_once(load_config(stack), deliver_alerts=False)
+    assert collector
+    assert not any(collector)
+    assert gc.isenabled()
 
 
 def test_twice_gives_the_same_ids_and_no_duplicates(stack: Path) -> None:
