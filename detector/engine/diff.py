@@ -79,15 +79,7 @@ def _align(owner: CanonicalFrame, reader: CanonicalFrame) -> pl.DataFrame:
     owner_keys = owner.records.get_column(MATCH).gather(both.get_column(_O_ROW))
     reader_keys = reader.records.get_column(MATCH).gather(both.get_column(_R_ROW))
     if not owner_keys.equals(reader_keys):
-        collided = CanonicalFrame(
-            owner.system,
-            owner.entity,
-            owner.records,
-            owner.duplicates,
-            owner.in_scope,
-            hash_safe=False,
-        )
-        return _align_on_text(collided, reader)
+        return _align_on_text(owner, reader)
     return aligned
 
 
