@@ -96,10 +96,6 @@ class CanonicalFrame:
         """Distinct keys in scope (a key held more than once counts once)."""
         return self.records.height - sum(len(rows) - 1 for rows in self.duplicates["rows"])
 
-    @property
-    def align_on(self) -> str:
-        return HASH if self.hash_safe else MATCH
-
 
 def _mapped(spec: FieldSpec) -> pl.Expr:
     column = pl.col(spec.path)
