@@ -6,9 +6,9 @@ import random
 
 import polars as pl
 
-from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec, SourceFrame
 from detector.engine.diff import _O_ROW, _R_ROW, _READER, _align, _in_reader_order
-from detector.engine.mapping import HASH, MATCH, UNIQUE, CanonicalFrame, canonical_frame
+from detector.engine.mapping import HASH, MATCH, UNIQUE
+from tests.engine.frames import canonical, product_spec
 
 
 def test_pairs_come_out_in_reader_row_order_as_a_sort_would_put_them() -> None:
@@ -26,18 +26,6 @@ def test_pairs_come_out_in_reader_row_order_as_a_sort_would_put_them() -> None:
             owner, reader = _in_reader_order(pairs, height)
             assert owner.to_list() == expected.get_column(_O_ROW).to_list()
             assert reader.to_list() == expected.get_column(_R_ROW).to_list()
-
-
-def _frame(system: str, skus: list[str]) -> CanonicalFrame:
-    spec = ResourceSpec(
-        system=system,
-        entity="product",
-        resource="products",
-        key=(FieldSpec(name="sku", path="sku"),),
-        fields=(FieldSpec(name="price", path="price"),),
-    )
-    data = pl.DataFrame({"sku": skus, "price": ["1"] * len(skus), ROW_COLUMN: range(len(skus))})
-    return canonical_frame(SourceFrame(data=data), spec, "exact")
 
 
 def _pairs(aligned: pl.DataFrame) -> set[tuple[int | None, int | None, bool | None, bool | None]]:
@@ -66,7 +54,10 @@ def test_merge_on_sorted_hashes_aligns_as_a_dictionary_would() -> None:
         universe = [f"SKU-{n}" for n in range(size * 2 + 1)]
         owner = [rng.choice(universe) for _ in range(size)]
         reader = [rng.choice(universe) for _ in range(rng.randint(0, size))]
-        owner_frame, reader_frame = _frame("erp", owner), _frame("shop", reader)
+        owner_frame, reader_frame = (
+            canonical(product_spec("erp"), owner),
+            canonical(product_spec("shop"), reader),
+        )
         assert _pairs(_align(owner_frame, reader_frame)) == _expected(owner, reader)
         index = owner_frame.key_index()
         assert index.get_column(HASH).is_sorted()
@@ -74,7 +65,8 @@ def test_merge_on_sorted_hashes_aligns_as_a_dictionary_would() -> None:
 
 
 def test_two_keys_sharing_a_hash_are_aligned_on_their_text() -> None:
-    owner, reader = _frame("erp", ["A", "B", "C"]), _frame("shop", ["C", "X", "A"])
+    owner = canonical(product_spec("erp"), ["A", "B", "C"])
+    reader = canonical(product_spec("shop"), ["C", "X", "A"])
     # make the reader's "X" share "B"'s hash, as a 64-bit collision would
     collided_hash = owner.records.get_column(HASH)[1]
     reader.records = reader.records.with_columns(

@@ -6,18 +6,11 @@ import random
 
 import polars as pl
 
-from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec, SourceFrame
 from detector.compare.rules import CompareRule
 from detector.config.ownership import OwnershipEntry
 from detector.engine.diff import compare_pair
-from detector.engine.mapping import (
-    FIRST,
-    KEY,
-    UNIQUE,
-    CanonicalFrame,
-    _repeated,
-    canonical_frame,
-)
+from detector.engine.mapping import FIRST, KEY, UNIQUE, _repeated
+from tests.engine.frames import canonical, product_spec
 
 
 def test_repeated_marks_exactly_what_is_duplicated_marks() -> None:
@@ -28,24 +21,8 @@ def test_repeated_marks_exactly_what_is_duplicated_marks() -> None:
             assert _repeated(hashes).to_list() == hashes.is_duplicated().to_list()
 
 
-def _spec(system: str, resource: str) -> ResourceSpec:
-    return ResourceSpec(
-        system=system,
-        entity="product",
-        resource=resource,
-        key=(FieldSpec(name="sku", path="sku"),),
-        fields=(FieldSpec(name="price", path="price"),),
-    )
-
-
-def _canonical(spec: ResourceSpec, skus: list[str], prices: list[str]) -> CanonicalFrame:
-    """The canonical frame of records (sku, price), rows numbered from 2 as in a file."""
-    data = pl.DataFrame({"sku": skus, "price": prices, ROW_COLUMN: list(range(2, 2 + len(skus)))})
-    return canonical_frame(SourceFrame(data=data), spec, "exact")
-
-
 def test_a_key_held_twice_takes_part_in_presence_checks_only() -> None:
-    frame = _canonical(_spec("erp", "products"), ["A", "B", "A", "C"], ["1", "2", "3", "4"])
+    frame = canonical(product_spec("erp"), ["A", "B", "A", "C"], ["1", "2", "3", "4"])
     # records stay in the source's order; both records of "A" are not unique, the first stands for it
     records = frame.records
     assert records.get_column(KEY).to_list() == ["A", "B", "A", "C"]
@@ -57,9 +34,9 @@ def test_a_key_held_twice_takes_part_in_presence_checks_only() -> None:
 
 
 def test_a_key_held_twice_is_aligned_once_and_never_value_compared() -> None:
-    spec, reader_spec = _spec("erp", "products"), _spec("shop", "variants")
-    owner = _canonical(spec, ["A", "B", "A", "D"], ["1", "2", "3", "5"])
-    reader = _canonical(reader_spec, ["E", "A", "B", "E"], ["9", "9", "9", "9"])
+    spec, reader_spec = product_spec("erp"), product_spec("shop", "variants")
+    owner = canonical(spec, ["A", "B", "A", "D"], ["1", "2", "3", "5"])
+    reader = canonical(reader_spec, ["E", "A", "B", "E"], ["9", "9", "9", "9"])
     entry = OwnershipEntry(
         entity="product", field="price", owner="erp", readers=("shop",), rule=CompareRule("money")
     )
