@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import polars as pl
 
@@ -23,6 +23,8 @@ from detector.compare.rules import CompareRule
 __all__ = [
     "Comparator",
     "Normalized",
+    "StagedComparator",
+    "beyond_ascii",
     "canonical_text",
     "casefold",
     "eq_with_nulls",
@@ -57,6 +59,23 @@ class Comparator(Protocol):
     def equal(self, owner: pl.Series, reader: pl.Series, rule: CompareRule) -> pl.Series: ...
 
 
+@runtime_checkable
+class StagedComparator(Comparator, Protocol):
+    """A comparator whose ``normalize`` is a cheap first stage followed by a costly rest.
+
+    ``normalize(text)`` must equal ``finish(prepare(text))``. The engine prepares both sides of
+    a field first and sends on only the rows whose prepared text still differs: equal prepared
+    text is equal, as equal raw text already is. Most re-rendered HTML matches once tags and
+    entities are gone, so its whitespace and Unicode passes then run on half the rows.
+    ``prepare`` keeps empty text empty (null, "" or whitespace only), and turns a value into
+    empty text only where ``finish`` would find it empty (null and valid) anyway.
+    """
+
+    def prepare(self, text: pl.Series, rule: CompareRule) -> pl.Series: ...
+
+    def finish(self, prepared: pl.Series, rule: CompareRule) -> Normalized: ...
+
+
 def eq_with_nulls(owner: pl.Series, reader: pl.Series) -> pl.Series:
     """Plain equality where null == null and null != value: a Boolean with no nulls."""
     return owner.eq_missing(reader).alias("equal")
@@ -76,6 +95,15 @@ def map_unique(
     return text.replace_strict(keys, results, default=None, return_dtype=dtype)
 
 
+def beyond_ascii(text: pl.Series) -> pl.Series:
+    """Where a value holds a character beyond ASCII: more UTF-8 bytes than characters.
+
+    Counting characters is one pass over the bytes, several times cheaper than a regex looking
+    for the same thing. False where null.
+    """
+    return (text.str.len_bytes() != text.str.len_chars()).fill_null(value=False)
+
+
 def casefold(text: pl.Series) -> pl.Series:
     """Unicode case folding ("Straße" == "STRASSE"), vectorised where it can be.
 
@@ -84,7 +112,7 @@ def casefold(text: pl.Series) -> pl.Series:
     to NFC because folding can decompose ("İ" -> "i̇").
     """
     lowered = text.str.to_lowercase()
-    non_ascii = text.str.contains(r"[^\x00-\x7F]").fill_null(False)
+    non_ascii = beyond_ascii(text)
     if not non_ascii.any():
         return lowered
     folded = map_unique(
@@ -137,14 +165,18 @@ def canonical_text(text: pl.Series, *, fold: bool) -> pl.Series:
 
     Returns null where nothing is left, so whitespace-only text is empty, not a value.
     Collapsing is one regex pass that only rewrites untidy runs; text is put in NFC only where
-    a character that NFC can change occurs, so accented text that is already NFC costs a scan.
+    a character that NFC can change occurs, so accented text that is already NFC costs a scan
+    (and ASCII text not even that).
     """
     result = text.str.replace_all(_UNTIDY_SPACE, " ").str.strip_chars()
-    composable = result.str.contains(_nfc_sensitive()).fill_null(value=False)
-    if composable.any():
-        result = result.scatter(
-            composable.arg_true(), result.filter(composable).str.normalize("NFC")
-        )
+    # ASCII text is always NFC: only values beyond it are looked at for composable characters
+    beyond = beyond_ascii(result)
+    if beyond.any():
+        candidates = result.filter(beyond)
+        composable = candidates.str.contains(_nfc_sensitive()).fill_null(value=False)
+        if composable.any():
+            rows = beyond.arg_true().filter(composable)
+            result = result.scatter(rows, candidates.filter(composable).str.normalize("NFC"))
     if fold:
         result = casefold(result)
     return pl.select(
