@@ -19,12 +19,12 @@ documented in each comparator's module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 import polars as pl
 
-from detector.compare.base import Comparator, Normalized
+from detector.compare.base import Comparator, Normalized, StagedComparator
 from detector.compare.registry import COMPARATORS
 from detector.compare.rules import (
     COMPARE_TYPES,
@@ -42,7 +42,10 @@ __all__ = [
     "Normalized",
     "comparator_names",
     "equal",
+    "finish",
     "normalize",
+    "prepare",
+    "staged",
 ]
 
 _NUMERIC_TYPES = frozenset({"number", "money", "integer"})
@@ -123,25 +126,61 @@ def _spread(raw: pl.Series, distinct: pl.Series, once: Normalized) -> Normalized
     )
 
 
+def staged(rule: CompareRule) -> bool:
+    """Whether ``rule``'s comparator normalises in two stages (``prepare``, then ``finish``)."""
+    return isinstance(COMPARATORS[rule.type], StagedComparator)
+
+
+def prepare(
+    raw: pl.Series, rule: CompareRule, *, value_map: Mapping[str, str] | None = None
+) -> pl.Series:
+    """The cheap first stage of ``normalize`` for a ``staged`` rule: text in which equal values
+    are sure to normalise equal. ``finish`` completes it."""
+    comparator = COMPARATORS[rule.type]
+    if not isinstance(comparator, StagedComparator):
+        raise ValueError(f"compare type {rule.type!r} does not normalise in stages")
+    return comparator.prepare(_text(raw, value_map), rule).alias(raw.name)
+
+
+def finish(prepared: pl.Series, rule: CompareRule) -> Normalized:
+    """``normalize`` of the raw values that ``prepare`` turned into ``prepared``."""
+    comparator = COMPARATORS[rule.type]
+    if not isinstance(comparator, StagedComparator):
+        raise ValueError(f"compare type {rule.type!r} does not normalise in stages")
+    return _checked(prepared, rule, lambda text: comparator.finish(text, rule))
+
+
+def _text(raw: pl.Series, value_map: Mapping[str, str] | None) -> pl.Series:
+    text = raw if raw.dtype == pl.String else raw.cast(pl.String)
+    return _apply_value_map(text, value_map) if value_map else text
+
+
 def _normalize(
     raw: pl.Series,
     rule: CompareRule,
     scale: Decimal | None,
     value_map: Mapping[str, str] | None,
 ) -> Normalized:
-    text = raw if raw.dtype == pl.String else raw.cast(pl.String)
-    if value_map:
-        text = _apply_value_map(text, value_map)
+    numeric_scale = scale if rule.type in _NUMERIC_TYPES else None
+    comparator = COMPARATORS[rule.type]
+    return _checked(
+        _text(raw, value_map), rule, lambda text: comparator.normalize(text, rule, numeric_scale)
+    )
+
+
+def _checked(
+    text: pl.Series, rule: CompareRule, normalise: Callable[[pl.Series], Normalized]
+) -> Normalized:
+    """``normalise`` applied with empties (null, "", whitespace) null and never invalid."""
     if rule.type == "exact":
         empty = text.is_null() | (text == "")
     else:
         empty = text.is_null() | (text.str.strip_chars() == "")
-    text = pl.select(pl.when(empty).then(None).otherwise(text).alias(raw.name)).to_series()
-    numeric_scale = scale if rule.type in _NUMERIC_TYPES else None
-    result = COMPARATORS[rule.type].normalize(text, rule, numeric_scale)
-    invalid = (result.invalid.fill_null(False) & ~empty).alias(raw.name)
+    text = pl.select(pl.when(empty).then(None).otherwise(text).alias(text.name)).to_series()
+    result = normalise(text)
+    invalid = (result.invalid.fill_null(False) & ~empty).alias(text.name)
     values = pl.select(
-        pl.when(invalid).then(None).otherwise(result.values).alias(raw.name)
+        pl.when(invalid).then(None).otherwise(result.values).alias(text.name)
     ).to_series()
     return Normalized(values=values, invalid=invalid)
 

@@ -27,7 +27,7 @@ import polars as pl
 from detector.compare.base import Normalized, canonical_text, eq_with_nulls, map_unique
 from detector.compare.rules import CompareRule
 
-__all__ = ["HtmlComparator", "html_text"]
+__all__ = ["HtmlComparator", "html_text", "visible_text"]
 
 _COMMENT = r"(?s)<!--.*?(?:-->|$)"
 _SCRIPT = r"(?is)<script\b[^>]*>.*?(?:</script\s*>|$)"
@@ -105,10 +105,15 @@ def _strip_tags(markup: pl.Series) -> pl.Series:
 
 def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
     """The visible text of each HTML value, canonical like ``text``; null where none."""
+    return canonical_text(visible_text(markup), fold=fold)
+
+
+def visible_text(markup: pl.Series) -> pl.Series:
+    """Tags removed (block tags as a space) and references decoded; whitespace left as it is."""
     marked = markup.str.contains(r"[<&]").fill_null(value=False)
     if not marked.any():
         # plain text (the usual owner side, e.g. a PIM's description): nothing to strip or decode
-        return canonical_text(markup, fold=fold)
+        return markup
     subset = markup.filter(marked)
     if subset.str.contains("<", literal=True).any():
         # Most markup is bare tags (<p>, </li>, <b>...): one literal pass handles it exactly as
@@ -121,8 +126,7 @@ def html_text(markup: pl.Series, *, fold: bool = False) -> pl.Series:
         subset = quick
     if subset.str.contains("&", literal=True).any():
         subset = _unescape(subset)
-    stripped = markup.scatter(marked.arg_true(), subset) if subset.len() != markup.len() else subset
-    return canonical_text(stripped, fold=fold)
+    return markup.scatter(marked.arg_true(), subset) if subset.len() != markup.len() else subset
 
 
 def _unescape(text: pl.Series) -> pl.Series:
@@ -142,14 +146,23 @@ def _unescape(text: pl.Series) -> pl.Series:
 
 
 class HtmlComparator:
-    """Visible text of HTML; any string is valid (plain text is HTML without tags)."""
+    """Visible text of HTML; any string is valid (plain text is HTML without tags).
+
+    Staged (``StagedComparator``): tags and references first, then whitespace, NFC and case.
+    """
 
     name = "html"
 
     def normalize(self, text: pl.Series, rule: CompareRule, scale: Decimal | None) -> Normalized:
-        values = html_text(text, fold=rule.casefold)
-        invalid = pl.Series(text.name, [False] * text.len(), dtype=pl.Boolean)
-        return Normalized(values=values.alias(text.name), invalid=invalid)
+        return self.finish(self.prepare(text, rule), rule)
+
+    def prepare(self, text: pl.Series, rule: CompareRule) -> pl.Series:
+        return visible_text(text)
+
+    def finish(self, prepared: pl.Series, rule: CompareRule) -> Normalized:
+        values = canonical_text(prepared, fold=rule.casefold)
+        invalid = pl.Series(prepared.name, [False] * prepared.len(), dtype=pl.Boolean)
+        return Normalized(values=values.alias(prepared.name), invalid=invalid)
 
     def equal(self, owner: pl.Series, reader: pl.Series, rule: CompareRule) -> pl.Series:
         return eq_with_nulls(owner, reader)

@@ -35,13 +35,23 @@ class ExactComparator:
 
 
 class TextComparator:
-    """Trimmed, whitespace-collapsed, NFC text; any string is valid."""
+    """Trimmed, whitespace-collapsed, NFC text; any string is valid.
+
+    Staged (``StagedComparator``): trimming first, since padding is the commonest difference
+    between two systems' copies of a text; then collapsing, NFC and case.
+    """
 
     name = "text"
 
     def normalize(self, text: pl.Series, rule: CompareRule, scale: Decimal | None) -> Normalized:
-        values = canonical_text(text, fold=rule.casefold)
-        return Normalized(values=values, invalid=_never_invalid(text))
+        return self.finish(self.prepare(text, rule), rule)
+
+    def prepare(self, text: pl.Series, rule: CompareRule) -> pl.Series:
+        return text.str.strip_chars()
+
+    def finish(self, prepared: pl.Series, rule: CompareRule) -> Normalized:
+        values = canonical_text(prepared, fold=rule.casefold)
+        return Normalized(values=values, invalid=_never_invalid(prepared))
 
     def equal(self, owner: pl.Series, reader: pl.Series, rule: CompareRule) -> pl.Series:
         return eq_with_nulls(owner, reader)

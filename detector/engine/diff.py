@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec
-from detector.compare import PERSONAL_TYPES, Normalized, equal, normalize
+from detector.compare import (
+    PERSONAL_TYPES,
+    Normalized,
+    equal,
+    finish,
+    normalize,
+    prepare,
+    staged,
+)
 from detector.config.ownership import OwnershipEntry
 from detector.engine.mapping import HASH, KEY, MATCH, POSITION, UNIQUE, CanonicalFrame
 from detector.engine.parallel import in_parallel
@@ -143,17 +151,11 @@ def compare_pair(
 
     # each field's values are gathered and compared as raw text side by side
     fields = [candidates for candidates in in_parallel(gather, entries) if candidates is not None]
+    sides = ((_OWNER, owner_spec), (_READER, reader_spec))
+    fields = _first_stage(fields, sides)
     # Normalising the candidates is nearly all the work: each side of each field is one job.
-    jobs = [
-        (candidates.raw(side), candidates.entry.rule, _field_spec(spec, candidates.entry.field))
-        for candidates in fields
-        for side, spec in ((_OWNER, owner_spec), (_READER, reader_spec))
-    ]
-    normalised = in_parallel(
-        lambda job: normalize(job[0], job[1], scale=job[2].scale, value_map=job[2].value_map),
-        jobs,
-        cost=lambda job: job[0].len(),
-    )
+    jobs = [(candidates, side, spec) for candidates in fields for side, spec in sides]
+    normalised = in_parallel(_normalise, jobs, cost=lambda job: job[0].frame.height)
     for n, candidates in enumerate(fields):
         _findings(candidates, normalised[2 * n], normalised[2 * n + 1], owner, reader, result)
     return result
@@ -181,9 +183,68 @@ class _Candidates:
     entry: OwnershipEntry
     frame: pl.DataFrame
     """KEY, ROW_COLUMN (the reader's row), and the owner's and the reader's raw text."""
+    prepared: dict[str, pl.Series] | None = None
+    """Per side, the first stage of a staged compare type (see ``_first_stage``)."""
 
     def raw(self, side: str) -> pl.Series:
         return self.frame.get_column(self.entry.field + side)
+
+
+_Job = tuple[_Candidates, str, ResourceSpec]
+"""One side of one field to normalise: (candidates, _OWNER or _READER, that side's spec)."""
+
+
+def _first_stage(
+    fields: Sequence[_Candidates], sides: Sequence[tuple[str, ResourceSpec]]
+) -> list[_Candidates]:
+    """Fields of a staged compare type narrowed to the rows still differing after ``prepare``.
+
+    Equal prepared text normalises equal (``StagedComparator``), as equal raw text does, so
+    those rows are settled here; the costly rest of normalising runs only on the others. Both
+    sides of every staged field are prepared side by side; other fields pass unchanged.
+    """
+    staged_fields = [candidates for candidates in fields if staged(candidates.entry.rule)]
+    if not staged_fields:
+        return list(fields)
+    jobs: list[_Job] = [
+        (candidates, side, spec) for candidates in staged_fields for side, spec in sides
+    ]
+    texts = iter(in_parallel(_prepare, jobs, cost=lambda job: job[0].frame.height))
+    prepared = {
+        id(candidates): {side: next(texts) for side, _ in sides} for candidates in staged_fields
+    }
+    narrowed = []
+    for candidates in fields:
+        texts_by_side = prepared.get(id(candidates))
+        if texts_by_side is None:
+            narrowed.append(candidates)
+            continue
+        differs = texts_by_side[_OWNER].ne_missing(texts_by_side[_READER])
+        if differs.any():
+            narrowed.append(
+                _Candidates(
+                    candidates.entry,
+                    candidates.frame.filter(differs),
+                    {side: text.filter(differs) for side, text in texts_by_side.items()},
+                )
+            )
+    return narrowed
+
+
+def _prepare(job: _Job) -> pl.Series:
+    candidates, side, spec = job
+    field = _field_spec(spec, candidates.entry.field)
+    return prepare(candidates.raw(side), candidates.entry.rule, value_map=field.value_map)
+
+
+def _normalise(job: _Job) -> Normalized:
+    candidates, side, spec = job
+    if candidates.prepared is not None:
+        return finish(candidates.prepared[side], candidates.entry.rule)
+    field = _field_spec(spec, candidates.entry.field)
+    return normalize(
+        candidates.raw(side), candidates.entry.rule, scale=field.scale, value_map=field.value_map
+    )
 
 
 def _candidates(

@@ -32,7 +32,10 @@ def test_exported_members() -> None:
         "Normalized",
         "comparator_names",
         "equal",
+        "finish",
         "normalize",
+        "prepare",
+        "staged",
     }
     for name in compare.__all__:
         assert hasattr(compare, name)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import random
 
 import polars as pl
+import pytest
 
+from connectors.base import ROW_COLUMN, FieldSpec, ResourceSpec, SourceFrame
+from detector.compare import Normalized
+from detector.compare.rules import CompareRule
+from detector.config.ownership import OwnershipEntry
+from detector.engine import diff
 from detector.engine.diff import _O_ROW, _R_ROW, _READER, _align, _in_reader_order
-from detector.engine.mapping import HASH, MATCH, UNIQUE
+from detector.engine.mapping import HASH, MATCH, UNIQUE, CanonicalFrame, canonical_frame
 from tests.engine.frames import canonical, product_spec
 
 
@@ -73,3 +79,59 @@ def test_two_keys_sharing_a_hash_are_aligned_on_their_text() -> None:
         pl.when(pl.col(MATCH) == "X").then(collided_hash).otherwise(pl.col(HASH)).alias(HASH)
     )
     assert _pairs(_align(owner, reader)) == _expected(["A", "B", "C"], ["C", "X", "A"])
+
+
+def _descriptions(system: str, texts: list[str]) -> tuple[ResourceSpec, CanonicalFrame]:
+    spec = ResourceSpec(
+        system=system,
+        entity="product",
+        resource="products",
+        key=(FieldSpec(name="sku", path="sku"),),
+        fields=(FieldSpec(name="description", path="description"),),
+    )
+    data = pl.DataFrame(
+        {
+            "sku": [f"S{n}" for n in range(len(texts))],
+            "description": texts,
+            ROW_COLUMN: list(range(2, 2 + len(texts))),
+        }
+    )
+    return spec, canonical_frame(SourceFrame(data=data), spec, "exact")
+
+
+def test_rows_equal_after_the_first_stage_go_no_further(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-wrapped markup is settled by ``prepare``; only the rest reaches ``finish``."""
+    owner_spec, owner = _descriptions("pim", ["<p>Red mug</p>", "Red  mug", "<p>Red mug</p>", "x"])
+    reader_spec, reader = _descriptions(
+        "shop", ["<div>Red mug</div>", "<p>Red mug</p>", "<p>Blue mug</p>", "x"]
+    )
+    entry = OwnershipEntry(
+        entity="product",
+        field="description",
+        owner="pim",
+        readers=("shop",),
+        rule=CompareRule("html"),
+    )
+    finished: list[list[str]] = []
+    real_finish = diff.finish
+
+    def recording_finish(prepared: pl.Series, rule: CompareRule) -> Normalized:
+        finished.append(prepared.to_list())
+        return real_finish(prepared, rule)
+
+    monkeypatch.setattr(diff, "finish", recording_finish)
+    staged = diff.compare_pair(
+        owner, reader, owner_spec, reader_spec, [entry], compare_records=True
+    )
+
+    # S0 is equal once tags are gone, S3 raw-equal: only S1 (spacing) and S2 (words) go on,
+    # one call per side
+    assert sorted(finished) == [[" Red mug ", " Blue mug "], ["Red  mug", " Red mug "]]
+    assert [(d.key, d.owner_value, d.system_value) for d in staged.discrepancies] == [
+        ("S2", "<p>Red mug</p>", "<p>Blue mug</p>")
+    ]
+
+    monkeypatch.setattr(diff, "staged", lambda rule: False)
+    whole = diff.compare_pair(owner, reader, owner_spec, reader_spec, [entry], compare_records=True)
+    assert whole.discrepancies == staged.discrepancies
+    assert whole.mismatched == staged.mismatched == {"description": {"S2"}}
