@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 _NUMERIC_TYPES = frozenset({"number", "money", "integer"})
+_BLANK = r"^\s*$"
 
 
 def comparator_names() -> list[str]:
@@ -175,7 +176,9 @@ def _checked(
     if rule.type == "exact":
         empty = text.is_null() | (text == "")
     else:
-        empty = text.is_null() | (text.str.strip_chars() == "")
+        # whitespace only (Unicode White_Space, what strip_chars trims): a regex that stops at
+        # the first other character, where stripping would copy every value
+        empty = text.is_null() | text.str.contains(_BLANK)
     text = pl.select(pl.when(empty).then(None).otherwise(text).alias(text.name)).to_series()
     result = normalise(text)
     invalid = (result.invalid.fill_null(False) & ~empty).alias(text.name)

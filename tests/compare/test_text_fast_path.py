@@ -9,7 +9,7 @@ import unicodedata
 
 import polars as pl
 
-from detector.compare import numeric
+from detector.compare import _BLANK, numeric
 from detector.compare.base import canonical_text
 from detector.compare.markup import html_text
 
@@ -84,3 +84,12 @@ def test_money_markers_match_the_plain_patterns() -> None:
         numeric._CURRENCY_AFTER, ""
     )
     assert numeric._without_currency(text).to_list() == plain.to_list()
+
+
+def test_blank_pattern_is_what_stripping_leaves_empty() -> None:
+    """Empty (null, "" or whitespace only) is found by regex, as stripping would find it."""
+    rng = random.Random(7)  # noqa: S311 - deterministic test data, not security
+    alphabet = " \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2003\u200b\u2028\u3000\ufeffa."
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4))) for _ in range(5000)]
+    text = pl.Series("t", values)
+    assert text.str.contains(_BLANK).to_list() == (text.str.strip_chars() == "").to_list()
