@@ -12,8 +12,9 @@ covers is reported as "other". Phases:
   an entity; pairs run side by side on threads, and so do the comparators inside each pair, so
   how that time divides is reported separately, in thread seconds (``compare_thread_s``):
   the join (``diff._align``), raw-text candidates (``diff._candidates``), comparators
-  (``diff.normalize``, normalising the candidates) and equal + build discrepancies
-  (``diff._findings``); ``normalize_by_type`` adds up per-type thread seconds;
+  (``diff.normalize``, or for html and text ``diff.prepare`` and ``diff.finish``, normalising
+  the candidates) and equal + build discrepancies (``diff._findings``);
+  ``normalize_by_type`` adds up per-type thread seconds;
 * storage commit: ``Store.record_run``;
 * report JSON: ``report_json`` + ``encode_json`` (+ writing the file is in "other").
 
@@ -52,12 +53,19 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("detector.engine.diff", "_candidates", "candidates"),
     ("detector.engine.diff", "_findings", "findings"),
     ("detector.engine.diff", "normalize", "normalize"),
+    ("detector.engine.diff", "prepare", "prepare"),
+    ("detector.engine.diff", "finish", "finish"),
     ("detector.engine.runner", "_dedupe", "dedupe"),
     ("detector.service", "carried_findings", "load carried findings"),
     ("detector.storage.store", "Store.record_run", "storage commit"),
     ("detector.cli.reconcile", "report_json", "report_json"),
     ("detector.cli.reconcile", "encode_json", "encode_json"),
 )
+
+
+_COMPARATOR_STEPS = frozenset({"normalize", "prepare", "finish"})
+"""A comparator's work: ``normalize``, or for a staged type (html, text) ``prepare`` on both
+sides and ``finish`` on the rows still differing after it."""
 
 
 class _Timers:
@@ -84,13 +92,14 @@ class _Timers:
                     self.seconds[label] = self.seconds.get(label, 0.0) + elapsed
                     self.calls[label] = self.calls.get(label, 0) + 1
                     self.rss_growth[label] = self.rss_growth.get(label, 0.0) + growth
-            if label == "normalize" and len(args) >= 2 and hasattr(args[1], "type"):
+            if label in _COMPARATOR_STEPS and len(args) >= 2 and hasattr(args[1], "type"):
                 with self.lock:
                     entry = self.normalize_by_type.setdefault(
                         str(args[1].type), {"seconds": 0.0, "values": 0}
                     )
                     entry["seconds"] += time.perf_counter() - started
-                    entry["values"] += len(args[0])
+                    if label != "finish":  # a staged value is counted once, when prepared
+                        entry["values"] += len(args[0])
             if label == "read" and hasattr(result, "report"):
                 report = result.report
                 self.sources.append(
@@ -151,7 +160,11 @@ def _compare_threads(seconds: dict[str, float]) -> dict[str, float]:
     return {
         "join (align keys, check the hashes' text)": s("align", 0.0),
         "raw-text candidates (gather, compare text)": s("candidates", 0.0),
-        "comparators (normalize raw-unequal values)": s("normalize", 0.0),
+        "comparators (normalize raw-unequal values; html/text: prepare, then finish)": s(
+            "normalize", 0.0
+        )
+        + s("prepare", 0.0)
+        + s("finish", 0.0),
         "equal + build Discrepancy objects": s("findings", 0.0),
     }
 
