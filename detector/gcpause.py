@@ -14,7 +14,23 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["paused_gc"]
+__all__ = ["freeze_on_resume", "paused_gc"]
+
+_freeze_on_resume = False
+
+
+def freeze_on_resume() -> None:
+    """Have every pause that turns the collector back on freeze what is alive first.
+
+    For a process that ends soon after its pause (the ``fieldwarden`` program running a one-shot
+    command such as ``reconcile``): the first collection after a large run walks every object
+    the run left alive, about 40 ms after a million-record run, and finds nothing, since a run
+    builds nothing cyclic. Frozen objects are still freed by reference counting; only cyclic
+    garbage alive at that moment would never be collected, which a long-running process (the
+    daemon) must not accept, so it never calls this.
+    """
+    global _freeze_on_resume  # noqa: PLW0603 - one process-wide switch, set once at start-up
+    _freeze_on_resume = True
 
 
 @contextmanager
@@ -26,4 +42,6 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if _freeze_on_resume:
+                gc.freeze()
             gc.enable()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from detector import gcpause
 from detector.gcpause import paused_gc
 
 
@@ -43,3 +44,32 @@ def test_a_collector_already_off_stays_off() -> None:
     with paused_gc():
         pass
     assert not gc.isenabled()
+
+
+@pytest.fixture
+def _freezing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``freeze_on_resume`` for one test; whatever it froze is unfrozen after."""
+    monkeypatch.setattr(gcpause, "_freeze_on_resume", False)
+    gcpause.freeze_on_resume()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("_freezing")
+def test_freeze_on_resume_freezes_when_the_outer_pause_ends() -> None:
+    gc.unfreeze()
+    with paused_gc():
+        with paused_gc():
+            kept = [object() for _ in range(10)]
+        assert gc.get_freeze_count() == 0  # the inner pause did not turn the collector on
+    assert gc.get_freeze_count() > 0
+    assert gc.isenabled()
+    assert kept
+
+
+def test_without_freeze_on_resume_nothing_is_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcpause, "_freeze_on_resume", False)
+    gc.unfreeze()
+    with paused_gc():
+        pass
+    assert gc.get_freeze_count() == 0

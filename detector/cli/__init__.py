@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from detector import __version__
+from detector.gcpause import freeze_on_resume
 from detector.logs import LEVELS, configure_logging
 
 __all__ = ["COMMANDS", "LazyCommand", "console_main", "main"]
@@ -174,11 +175,24 @@ class LazyGroup(click.Group):
     envvar="FIELDWARDEN_LOG_LEVEL",
     help="Minimum level of structured log events (stderr). Env FIELDWARDEN_LOG_LEVEL.",
 )
-def main(log_level: str) -> None:
+@click.pass_context
+def main(ctx: click.Context, log_level: str) -> None:
     """Fieldwarden: one owner per field, every reader checked against it."""
     # click runs this once the command's module is loaded: the start-up is over (console_main)
+    if _standalone:
+        gc.freeze()  # what start-up built lives as long as the process: never walk it again
+        if ctx.invoked_subcommand not in LONG_RUNNING:
+            freeze_on_resume()
     gc.enable()
     configure_logging(log_level)
+
+
+LONG_RUNNING = frozenset({"run", "alerts"})
+"""Commands that may keep the process alive (the daemon; ``alerts --follow`` tails the outbox until
+stopped): their collector runs as usual (see ``console_main``)."""
+
+_standalone = False
+"""True in the ``fieldwarden`` program itself (``console_main``), never when tests call ``main``."""
 
 
 def console_main() -> None:
@@ -197,7 +211,14 @@ def console_main() -> None:
     classes and dicts one by one before the operating system reclaims the memory anyway: about
     a tenth of a second of every invocation. Exit handlers (logging's flush) still run. Tests
     call :func:`main` itself, so they never freeze their own process.
+
+    In the program, the collector's two walks that find nothing are spared as well: once the
+    command's module is loaded, what start-up built is frozen before the collector comes back
+    on (about 30 ms); and a one-shot command (anything but ``run``) freezes what its run built
+    when the run's pause ends (``gcpause.freeze_on_resume``, about 40 ms after a 1M run).
     """
+    global _standalone  # noqa: PLW0603 - set once, before the command line is parsed
+    _standalone = True
     gc.disable()
     try:
         main()

@@ -15,6 +15,8 @@ sys.argv = ["fieldwarden", *sys.argv[1:]]
 try:
     console_main()
 finally:
+    from detector import gcpause
+    print("freeze on resume" if gcpause._freeze_on_resume else "collect on resume", file=sys.stderr)
     print("collector on" if gc.isenabled() else "collector off", file=sys.stderr)
     print("frozen" if gc.get_freeze_count() else "not frozen", file=sys.stderr)
 """
@@ -56,3 +58,30 @@ def test_python_dash_m_runs_the_same_program() -> None:
     )
     assert done.returncode == 0
     assert "fieldwarden" in done.stdout
+
+
+def test_one_shot_commands_freeze_their_runs_and_the_daemon_collects_as_usual() -> None:
+    """A run's objects are frozen when its pause ends, except in a process that stays alive."""
+    one_shot = _run("validate", "--help")
+    daemon = _run("run", "--help")
+    assert one_shot.stderr.strip().splitlines()[-3] == "freeze on resume"
+    assert daemon.stderr.strip().splitlines()[-3] == "collect on resume"
+
+
+def test_start_up_is_frozen_before_the_command_runs() -> None:
+    """What the imports built is frozen when the collector comes back on, not walked by it."""
+    probe = """
+import gc, sys
+from detector import cli
+frozen = []
+cli.configure_logging = lambda level: frozen.append(gc.get_freeze_count())
+sys.argv = ["fieldwarden", "run", "--help"]
+try:
+    cli.console_main()
+finally:
+    print(frozen[0] > 10_000, file=sys.stderr)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.stderr.strip().splitlines()[-1] == "True"
