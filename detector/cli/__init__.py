@@ -214,7 +214,7 @@ def console_main() -> None:
 
     In the program, the collector's two walks that find nothing are spared as well: once the
     command's module is loaded, what start-up built is frozen before the collector comes back
-    on (about 30 ms); and a one-shot command (anything but ``run``) freezes what its run built
+    on (about 30 ms); and a one-shot command (not one of ``LONG_RUNNING``) freezes what its run built
     when the run's pause ends (``gcpause.freeze_on_resume``, about 40 ms after a 1M run).
     """
     global _standalone  # noqa: PLW0603 - set once, before the command line is parsed

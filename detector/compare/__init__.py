@@ -137,18 +137,20 @@ def prepare(
 ) -> pl.Series:
     """The cheap first stage of ``normalize`` for a ``staged`` rule: text in which equal values
     are sure to normalise equal. ``finish`` completes it."""
-    comparator = COMPARATORS[rule.type]
-    if not isinstance(comparator, StagedComparator):
-        raise ValueError(f"compare type {rule.type!r} does not normalise in stages")
-    return comparator.prepare(_text(raw, value_map), rule).alias(raw.name)
+    return _staged_comparator(rule).prepare(_text(raw, value_map), rule).alias(raw.name)
 
 
 def finish(prepared: pl.Series, rule: CompareRule) -> Normalized:
     """``normalize`` of the raw values that ``prepare`` turned into ``prepared``."""
+    comparator = _staged_comparator(rule)
+    return _checked(prepared, rule, lambda text: comparator.finish(text, rule))
+
+
+def _staged_comparator(rule: CompareRule) -> StagedComparator:
     comparator = COMPARATORS[rule.type]
     if not isinstance(comparator, StagedComparator):
         raise ValueError(f"compare type {rule.type!r} does not normalise in stages")
-    return _checked(prepared, rule, lambda text: comparator.finish(text, rule))
+    return comparator
 
 
 def _text(raw: pl.Series, value_map: Mapping[str, str] | None) -> pl.Series:

@@ -209,23 +209,21 @@ def _first_stage(
     jobs: list[_Job] = [
         (candidates, side, spec) for candidates in staged_fields for side, spec in sides
     ]
+    # results come in the jobs' order: the fields' order, owner side then reader side
     texts = iter(in_parallel(_prepare, jobs, cost=lambda job: job[0].frame.height))
-    prepared = {
-        id(candidates): {side: next(texts) for side, _ in sides} for candidates in staged_fields
-    }
     narrowed = []
     for candidates in fields:
-        texts_by_side = prepared.get(id(candidates))
-        if texts_by_side is None:
+        if not staged(candidates.entry.rule):
             narrowed.append(candidates)
             continue
-        differs = texts_by_side[_OWNER].ne_missing(texts_by_side[_READER])
+        by_side = {side: next(texts) for side, _ in sides}
+        differs = by_side[_OWNER].ne_missing(by_side[_READER])
         if differs.any():
             narrowed.append(
                 _Candidates(
                     candidates.entry,
                     candidates.frame.filter(differs),
-                    {side: text.filter(differs) for side, text in texts_by_side.items()},
+                    {side: text.filter(differs) for side, text in by_side.items()},
                 )
             )
     return narrowed

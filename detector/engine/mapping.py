@@ -76,38 +76,31 @@ class CanonicalFrame:
         """
         with self._key_index_lock:
             if self._key_index is None:
-                if self.by_hash is None:
-                    self._key_index = self.one_per_key(HASH).sort(HASH).collect()
-                else:
-                    self._key_index = self._index_by_hash(self.by_hash)
+                keyed = self.one_per_key(HASH, order=self.by_hash).collect()
+                hashes = keyed.get_column(HASH)
+                # in the order found (one pass checks it; flagged, joins on it merge), or sorted
+                # afresh when there is none or ``records`` changed since
+                self._key_index = (
+                    keyed.with_columns(hashes.set_sorted())
+                    if hashes.is_sorted()
+                    else keyed.sort(HASH)
+                )
             return self._key_index
 
-    def _index_by_hash(self, by_hash: pl.Series) -> pl.DataFrame:
-        """``key_index`` gathered in the hash order duplicate detection found: a tenth of a sort.
-
-        The hashes are checked to be in order (one pass) and flagged sorted, so that joins on
-        them merge; should ``records`` have changed since, the index is sorted afresh.
-        """
-        ordered = self.records.select(HASH, UNIQUE, FIRST)[by_hash].with_columns(
-            by_hash.cast(pl.UInt32).alias(POSITION)
-        )
-        if self.duplicates.height:
-            ordered = ordered.filter(FIRST)
-        ordered = ordered.drop(FIRST)
-        hashes = ordered.get_column(HASH)
-        if not hashes.is_sorted():
-            return ordered.sort(HASH)
-        return ordered.with_columns(hashes.set_sorted())
-
-    def one_per_key(self, on: str) -> pl.LazyFrame:
+    def one_per_key(self, on: str, order: pl.Series | None = None) -> pl.LazyFrame:
         """``on``, UNIQUE and the record's POSITION, for the one record standing for each key.
 
         Of a key held more than once that is its first record; positions still count every
-        record, so they index ``records``.
+        record, so they index ``records``. With ``order`` (record positions), the rows come in
+        that order.
         """
-        keyed = self.records.lazy().select(
-            on, UNIQUE, FIRST, pl.int_range(pl.len(), dtype=pl.UInt32).alias(POSITION)
-        )
+        if order is None:
+            keyed = self.records.lazy().select(
+                on, UNIQUE, FIRST, pl.int_range(pl.len(), dtype=pl.UInt32).alias(POSITION)
+            )
+        else:  # gathered eagerly, the order being the positions: a third of a lazy gather
+            ordered = self.records.select(on, UNIQUE, FIRST)[order]
+            keyed = ordered.with_columns(order.cast(pl.UInt32).alias(POSITION)).lazy()
         if self.duplicates.height:
             keyed = keyed.filter(FIRST)
         return keyed.drop(FIRST)
